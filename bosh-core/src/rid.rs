@@ -1,0 +1,73 @@
+//! Request identifiers (XEP-0124 §14).
+
+use std::fmt;
+
+/// A request identifier: a positive integer no larger than 2^53 - 1
+/// (XEP-0124 §14.1), so that it survives a round trip through a JavaScript
+/// number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rid(u64);
+
+impl Rid {
+    /// The largest rid: 9007199254740991 = 2^53 - 1 (XEP-0124 §14.1).
+    pub const MAX: Rid = Rid((1 << 53) - 1);
+    /// The smallest rid, 1 (`positiveInteger`, XEP-0124 §22).
+    pub const MIN: Rid = Rid(1);
+
+    /// `Some` if `value` is in `1..=2^53-1`.
+    pub const fn new(value: u64) -> Option<Rid> {
+        if value >= 1 && value <= Rid::MAX.0 {
+            Some(Rid(value))
+        } else {
+            None
+        }
+    }
+
+    /// The numeric value.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The rid `n` requests later, or `None` past [`Rid::MAX`] (R14.1-2).
+    pub const fn checked_add(self, n: u64) -> Option<Rid> {
+        match self.0.checked_add(n) {
+            Some(v) => Rid::new(v),
+            None => None,
+        }
+    }
+
+    /// The rid `n` requests earlier, or `None` below [`Rid::MIN`].
+    pub const fn checked_sub(self, n: u64) -> Option<Rid> {
+        match self.0.checked_sub(n) {
+            Some(v) => Rid::new(v),
+            None => None,
+        }
+    }
+
+    /// The next rid (`self + 1`), or `None` at [`Rid::MAX`].
+    pub const fn next(self) -> Option<Rid> {
+        self.checked_add(1)
+    }
+}
+
+impl fmt::Display for Rid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xep0124_14_1_rid_range_is_one_to_2_pow_53_minus_1() {
+        assert_eq!(Rid::new(0), None);
+        assert_eq!(Rid::new(1), Some(Rid::MIN));
+        assert_eq!(Rid::new(9_007_199_254_740_991).map(Rid::get), Some(9_007_199_254_740_991));
+        assert_eq!(Rid::new(9_007_199_254_740_992), None);
+        assert_eq!(Rid::MAX.next(), None);
+        assert_eq!(Rid::MIN.checked_sub(1), None);
+        assert_eq!(Rid::MIN.checked_add(u64::MAX), None);
+    }
+}

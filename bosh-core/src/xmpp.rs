@@ -1,0 +1,1 @@
+//! XEP-0206 upstream stream framing (being written).
