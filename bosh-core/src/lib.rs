@@ -8,13 +8,17 @@
 //! - [`body`]: the `<body/>` wrapper codec (XEP-0124 §6, §7, §22; XEP-0206 §2-§5).
 //! - [`condition`]: terminal and recoverable binding conditions (XEP-0124 §17).
 //! - [`rid`]: request identifiers (XEP-0124 §14).
+//! - [`timing`]: deadlines and the client's timeout rules, as pure functions.
 //! - [`xmpp`]: XEP-0206 upstream stream framing for a proxying connection manager.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod body;
 pub mod condition;
+pub mod keys;
 pub mod rid;
+pub mod server;
+pub mod timing;
 pub mod xmpp;
 
 pub use body::{Body, BodyAttrs, ParseError, ParseErrorKind, ParseLimits};

@@ -1,0 +1,1193 @@
+//! One connection-manager session (XEP-0124 §7-§17, XEP-0206 §3-§7).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{
+    DEFAULT_CONTENT_TYPE, Output, RequestId, Response, ServerConfig, SessionEvent, StreamId,
+    TerminationReason, UpstreamCommand, UpstreamEvent, Warning,
+};
+use crate::body::{Body, BodyAttrs, BodyType, Version, write_body};
+use crate::condition::Condition;
+use crate::rid::Rid;
+use crate::timing::{deadline, earliest};
+
+/// What a held request is waiting for before it may be answered with
+/// nothing but payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldKind {
+    /// An ordinary request.
+    Normal,
+    /// The session creation request (§7.2): answered with the session
+    /// attributes, and with the stream features once they arrive (X4-1).
+    Creation,
+    /// A restart request (X5): answered with the new features (X5-4).
+    Restart(StreamId),
+    /// An add-stream request (§16.3): answered with the stream name.
+    AddStream(StreamId),
+}
+
+#[derive(Debug)]
+struct Held {
+    rid: u64,
+    /// `None` once the HTTP request was aborted: the response is then only
+    /// cached, for the client's resend.
+    request: Option<RequestId>,
+    kind: HeldKind,
+    deadline: Option<Instant>,
+    /// Answer as soon as every older request is answered.
+    answer_now: bool,
+    /// `report` and `time` to include (§9.2, R9.2-4).
+    report: Option<(Rid, u16)>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    request: RequestId,
+    body: Body,
+}
+
+#[derive(Debug)]
+struct Cached {
+    rid: u64,
+    body: Bytes,
+    sent_at: Instant,
+}
+
+#[derive(Debug)]
+struct Stream {
+    id: StreamId,
+    name: String,
+    open: bool,
+    /// Waiting for `<stream:features/>` after open or restart.
+    awaiting_features: bool,
+    /// The server's stream id (`authid`).
+    authid: Option<String>,
+    /// The server's `from`.
+    from: Option<String>,
+    /// The server's stream version.
+    version: Option<Version>,
+    to: Option<String>,
+    xml_lang: Option<String>,
+}
+
+/// Something queued for the client.
+#[derive(Debug)]
+enum Outgoing {
+    /// A payload element from the server.
+    Payload(StreamId, Bytes),
+    /// A stream of several ended: a terminal error for that stream only
+    /// (§16.6, R16.6-1), with the `<stream:error/>` if there was one.
+    StreamFatal(StreamId, Condition, Option<Bytes>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Active,
+    Terminated { until: Option<Instant> },
+    Closed,
+}
+
+/// One BOSH session on the connection-manager side.
+///
+/// Created by [`ServerEndpoint::accept`](super::ServerEndpoint::accept) from
+/// a session creation request. Feed it requests
+/// ([`handle_request`](Self::handle_request)), aborted requests, upstream
+/// events and timeouts; drain [`poll_output`](Self::poll_output) after each;
+/// arm one timer at [`poll_timeout`](Self::poll_timeout).
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Arc<ServerConfig>,
+    sid: String,
+    secret: [u8; 16],
+    // Negotiated (§7.2).
+    wait: u16,
+    hold: u8,
+    requests: u8,
+    inactivity: u16,
+    polling: u16,
+    maxpause: u16,
+    /// `None` for a legacy client (§17.1).
+    ver: Option<Version>,
+    acks: bool,
+    content_type: String,
+    creation_rid: u64,
+    // Rid state (§14).
+    next_rid: u64,
+    pending: BTreeMap<u64, Pending>,
+    gap_since: Option<Instant>,
+    held: VecDeque<Held>,
+    replay: VecDeque<Cached>,
+    repeats: HashMap<u64, u8>,
+    last_answered: u64,
+    // Timing.
+    last_now: Instant,
+    idle_since: Instant,
+    inactivity_override: Option<u16>,
+    last_arrival: Option<Instant>,
+    last_new_was_empty: bool,
+    last_response_had_payload: bool,
+    // Keys (§15).
+    key_expect: Option<String>,
+    // Streams (§16) and what is queued for the client.
+    streams: Vec<Stream>,
+    outbox: VecDeque<Outgoing>,
+    state: State,
+    out: VecDeque<Output>,
+}
+
+/// Whether `value` may be sent as a Content-Type header value: printable
+/// ASCII only (no CR/LF header injection), at most 128 bytes.
+fn is_safe_content_type(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| (0x20..0x7F).contains(&b))
+}
+
+impl ServerSession {
+    /// Creates the session from its creation request (§7.1), which the
+    /// endpoint has checked carries a `rid` and no `sid`. Emits the upstream
+    /// open and holds the request until the features arrive.
+    pub(crate) fn new(
+        now: Instant,
+        config: Arc<ServerConfig>,
+        sid: String,
+        secret: [u8; 16],
+        request: RequestId,
+        body: Body,
+    ) -> ServerSession {
+        let a = &body.attrs;
+        let rid = a.rid.map_or(1, Rid::get);
+        let wait = a.wait.unwrap_or(config.max_wait).min(config.max_wait);
+        let hold = a.hold.unwrap_or(1).min(config.max_hold);
+        let polling_session = hold == 0 || wait == 0;
+        let inactivity = if polling_session && config.inactivity > 0 {
+            // R12-3: raise inactivity by more than polling for polling sessions.
+            config.inactivity.saturating_add(config.polling)
+        } else {
+            config.inactivity
+        };
+        let ver = a.ver.map(|v| v.min(config.ver));
+        let mut warnings = Vec::new();
+        let content_type = match &a.content {
+            Some(c) if is_safe_content_type(c) => c.clone(),
+            Some(_) => {
+                warnings.push(Warning::ContentIgnored);
+                DEFAULT_CONTENT_TYPE.to_owned()
+            }
+            None => DEFAULT_CONTENT_TYPE.to_owned(),
+        };
+        let mut s = ServerSession {
+            config: config.clone(),
+            sid,
+            secret,
+            wait,
+            hold,
+            requests: hold.saturating_add(1),
+            inactivity,
+            polling: config.polling,
+            maxpause: config.maxpause,
+            ver,
+            acks: a.ack.is_some(),
+            content_type,
+            creation_rid: rid,
+            next_rid: rid + 1,
+            pending: BTreeMap::new(),
+            gap_since: None,
+            held: VecDeque::new(),
+            replay: VecDeque::new(),
+            repeats: HashMap::new(),
+            last_answered: rid - 1,
+            last_now: now,
+            idle_since: now,
+            inactivity_override: None,
+            last_arrival: Some(now),
+            last_new_was_empty: body.is_empty(),
+            last_response_had_payload: true,
+            key_expect: a.newkey.clone(),
+            streams: Vec::new(),
+            outbox: VecDeque::new(),
+            state: State::Active,
+            out: VecDeque::new(),
+        };
+        for w in warnings {
+            s.warn(w);
+        }
+        let stream = s.open_stream(a.to.clone(), a.from.clone(), a.xml_lang.clone(), a.xmpp_version, a.route.clone());
+        s.deliver(stream, &body);
+        s.push_held(now, rid, request, HeldKind::Creation);
+        s.settle(now);
+        s
+    }
+
+    // ----- getters -----
+
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The `wait` granted, in seconds (§7.2).
+    pub fn wait(&self) -> u16 {
+        self.wait
+    }
+
+    /// The `hold` granted (§7.2).
+    pub fn hold(&self) -> u8 {
+        self.hold
+    }
+
+    /// The `requests` advertised: `hold + 1` (§7.2, R7.2-4).
+    pub fn requests(&self) -> u8 {
+        self.requests
+    }
+
+    /// Whether the client is legacy: it sent no `ver` (§17.1).
+    pub fn is_legacy(&self) -> bool {
+        self.ver.is_none()
+    }
+
+    /// The Content-Type of every response (R7.1-10).
+    pub fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    /// Whether the session has ended (it may still answer replays).
+    pub fn is_terminated(&self) -> bool {
+        self.state != State::Active
+    }
+
+    /// Whether the session is finished and can be dropped.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// The next rid the session expects (every lower rid has been received).
+    pub fn next_rid(&self) -> u64 {
+        self.next_rid
+    }
+
+    /// How many requests are held open, including buffered early ones.
+    pub fn open_requests(&self) -> usize {
+        self.held.iter().filter(|h| h.request.is_some()).count() + self.pending.len()
+    }
+
+    /// How many payload elements wait for the client.
+    pub fn queued(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The name of a stream (§16).
+    pub fn stream_name(&self, stream: StreamId) -> Option<&str> {
+        self.streams.get(stream.0 as usize).map(|s| s.name.as_str())
+    }
+
+    // ----- sans-IO plumbing -----
+
+    /// The next output, if any. Drain until `None` after every input.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed => None,
+            State::Terminated { until } => until,
+            State::Active => earliest([
+                self.held.iter().filter_map(|h| h.deadline).min(),
+                self.gap_since
+                    .and_then(|t| deadline(t, self.config.rid_gap_timeout)),
+                self.inactivity_deadline(),
+            ]),
+        }
+    }
+
+    fn inactivity_deadline(&self) -> Option<Instant> {
+        if !self.held.is_empty() || !self.pending.is_empty() {
+            return None;
+        }
+        let secs = self.inactivity_override.unwrap_or(self.inactivity);
+        if secs == 0 {
+            return None; // R10-5: unlimited
+        }
+        deadline(self.idle_since, Duration::from_secs(u64::from(secs)))
+    }
+
+    /// Time never goes backwards inside the session.
+    fn clamp(&mut self, now: Instant) -> Instant {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
+    }
+
+    fn warn(&mut self, w: Warning) {
+        self.out.push_back(Output::Event(SessionEvent::Warning(w)));
+    }
+
+    fn upstream(&mut self, c: UpstreamCommand) {
+        self.out.push_back(Output::Upstream(c));
+    }
+
+    // ----- inputs -----
+
+    /// A request routed to this session by the endpoint (§8, §14).
+    pub fn handle_request(&mut self, now: Instant, request: RequestId, body: Body) {
+        let now = self.clamp(now);
+        if self.state != State::Active {
+            self.handle_after_termination(request, &body);
+            return;
+        }
+        let Some(rid) = body.attrs.rid else {
+            self.terminate(now, Some(Condition::BadRequest), &[request], Vec::new());
+            return;
+        };
+        let r = rid.get();
+        if r < self.next_rid {
+            self.handle_repeat(now, request, r);
+        } else if r - self.next_rid >= u64::from(self.requests) {
+            // R14.2-4, R14.3-8: same answer as a rid too old to replay.
+            self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+        } else if let Some(p) = self.pending.get_mut(&r) {
+            // A repeat of a buffered early request (R14.3-5).
+            let older = std::mem::replace(&mut p.request, request);
+            if self.count_repeat(now, r, request) {
+                self.respond_recoverable(older);
+            }
+        } else {
+            if !self.check_activity(now, request, &body) {
+                return;
+            }
+            if r > self.next_rid {
+                self.pending.insert(r, Pending { request, body });
+                if self.gap_since.is_none() {
+                    self.gap_since = Some(now);
+                }
+            } else {
+                self.process(now, request, body);
+                self.drain_pending(now);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The HTTP request went away before it was answered (the client closed
+    /// the connection). Its response, when due, is cached for the client's
+    /// resend of the same rid (§14.3) instead of being sent.
+    pub fn handle_request_aborted(&mut self, now: Instant, request: RequestId) {
+        let now = self.clamp(now);
+        if let Some(h) = self.held.iter_mut().find(|h| h.request == Some(request)) {
+            h.request = None;
+            // Answer it (empty) now so its slot is free; the cached copy is
+            // replayed if the client resends the rid.
+            h.answer_now = true;
+        } else if let Some((&rid, _)) = self.pending.iter().find(|(_, p)| p.request == request) {
+            // Not processed yet: forget it; the client resends the rid.
+            self.pending.remove(&rid);
+            if self.pending.is_empty() {
+                self.gap_since = None;
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Input from the upstream stream `stream` (XEP-0206).
+    pub fn handle_upstream(&mut self, now: Instant, stream: StreamId, event: UpstreamEvent) {
+        let now = self.clamp(now);
+        if self.state != State::Active {
+            return;
+        }
+        let Some(idx) = self.stream_index(stream) else {
+            return;
+        };
+        match event {
+            UpstreamEvent::Opened { id, from, version } => {
+                let s = &mut self.streams[idx];
+                s.authid = id;
+                s.from = from;
+                s.version = version;
+            }
+            UpstreamEvent::Features(f) => {
+                self.streams[idx].awaiting_features = false;
+                self.queue(now, Outgoing::Payload(stream, f));
+            }
+            UpstreamEvent::Stanza(s) => self.queue(now, Outgoing::Payload(stream, s)),
+            UpstreamEvent::StreamError(e) => {
+                self.stream_failed(now, idx, Condition::RemoteStreamError, Some(e));
+            }
+            UpstreamEvent::Closed => {
+                self.stream_failed(now, idx, Condition::RemoteConnectionFailed, None);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Timers: held requests reaching `wait` (R8-8), the rid gap (R14.2-5),
+    /// inactivity (R10-3), and the linger of a terminated session.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clamp(now);
+        match self.state {
+            State::Closed => return,
+            State::Terminated { until } => {
+                if until.is_none_or(|u| u <= now) {
+                    self.state = State::Closed;
+                    self.out.push_back(Output::Event(SessionEvent::Closed));
+                }
+                return;
+            }
+            State::Active => {}
+        }
+        while self
+            .held
+            .front()
+            .and_then(|h| h.deadline)
+            .is_some_and(|d| d <= now)
+        {
+            self.answer_front(now);
+        }
+        if let Some(gap) = self.gap_since.and_then(|t| deadline(t, self.config.rid_gap_timeout)) {
+            if gap <= now {
+                self.give_up_gap(now);
+            }
+        }
+        if self.state == State::Active && self.inactivity_deadline().is_some_and(|d| d <= now) {
+            // R10-3: terminate silently; nothing is open to answer.
+            self.terminate_with(now, None, TerminationReason::Inactivity, &[], Vec::new());
+        }
+        self.settle(now);
+    }
+
+    /// Ends the session with a terminal condition, e.g. `system-shutdown`
+    /// (§17.2). Every open request is answered.
+    pub fn close(&mut self, now: Instant, condition: Condition) {
+        let now = self.clamp(now);
+        if self.state == State::Active {
+            self.terminate(now, Some(condition), &[], Vec::new());
+        }
+    }
+
+    // ----- requests -----
+
+    fn handle_after_termination(&mut self, request: RequestId, body: &Body) {
+        // A terminated session still answers replays (§14.3); anything else
+        // is a request for a session that no longer exists (R10-4).
+        if let Some(rid) = body.attrs.rid {
+            if let Some(c) = self.replay.iter().find(|c| c.rid == rid.get()) {
+                let body = c.body.clone();
+                self.respond(request, 200, body);
+                return;
+            }
+        }
+        let resp = self.error_response(Condition::ItemNotFound);
+        self.out.push_back(Output::Respond {
+            request,
+            response: resp,
+        });
+    }
+
+    /// Counts a repeat of `rid`; past the limit terminates with
+    /// `policy-violation` (R14.3-6) and returns false.
+    fn count_repeat(&mut self, now: Instant, rid: u64, request: RequestId) -> bool {
+        let n = self.repeats.entry(rid).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n > self.config.max_repeats {
+            self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+            return false;
+        }
+        true
+    }
+
+    /// A rid below the next expected one (§14.3).
+    fn handle_repeat(&mut self, now: Instant, request: RequestId, rid: u64) {
+        if !self.count_repeat(now, rid, request) {
+            return;
+        }
+        if let Some(h) = self.held.iter_mut().find(|h| h.rid == rid) {
+            // R14.3-5: answer the older copy now with a recoverable error and
+            // the eventual response on the newer one.
+            let older = h.request.replace(request);
+            if let Some(older) = older {
+                self.warn(Warning::RepeatedHeldRid(Rid::new(rid).unwrap_or(Rid::MIN)));
+                self.respond_recoverable(older);
+            }
+        } else if let Some(c) = self.replay.iter().find(|c| c.rid == rid) {
+            // R14.3-4: the byte-identical response.
+            let body = c.body.clone();
+            self.respond(request, 200, body);
+        } else {
+            // R14.3-7: no longer available.
+            self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+        }
+    }
+
+    /// Overactivity (§11) and polling (§12) rules for a new rid. Returns
+    /// false if the session was terminated.
+    fn check_activity(&mut self, now: Instant, request: RequestId, body: &Body) -> bool {
+        let exempt = body.attrs.pause.is_some() || body.attrs.is_terminate();
+        let empty = body.is_empty() && !body.attrs.is_restart() && body.attrs.to.is_none();
+        let open = self.open_requests() + 1;
+        let requests = usize::from(self.requests);
+        let too_soon = self.polling > 0
+            && self
+                .last_arrival
+                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(u64::from(self.polling)));
+        let polling_session = self.hold == 0 || self.wait == 0;
+        let violation = !exempt
+            && (open > requests
+                || (open == requests && empty && too_soon && !polling_session)
+                || (polling_session
+                    && empty
+                    && self.last_new_was_empty
+                    && too_soon
+                    && !self.last_response_had_payload));
+        self.last_arrival = Some(now);
+        self.last_new_was_empty = empty;
+        if violation {
+            if self.config.leniency.overactivity {
+                self.warn(Warning::Overactivity);
+            } else {
+                self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+                return false;
+            }
+        }
+        true
+    }
+
+    fn drain_pending(&mut self, now: Instant) {
+        while self.state == State::Active {
+            let Some(p) = self.pending.remove(&self.next_rid) else {
+                break;
+            };
+            self.process(now, p.request, p.body);
+        }
+        self.gap_since = if self.pending.is_empty() {
+            None
+        } else {
+            Some(now)
+        };
+    }
+
+    /// R14.2-5: a gap that never filled.
+    fn give_up_gap(&mut self, now: Instant) {
+        let Some(&first) = self.pending.keys().next() else {
+            self.gap_since = None;
+            return;
+        };
+        if self.config.leniency.rid_gap {
+            if let (Some(from), Some(to)) = (Rid::new(self.next_rid), Rid::new(first - 1)) {
+                self.warn(Warning::RidGapSkipped { from, to });
+            }
+            self.next_rid = first;
+            self.drain_pending(now);
+        } else {
+            self.terminate(now, Some(Condition::ItemNotFound), &[], Vec::new());
+        }
+    }
+
+    /// Processes the request for `next_rid` (in rid order, R8-2).
+    fn process(&mut self, now: Instant, request: RequestId, body: Body) {
+        let rid = self.next_rid;
+        self.next_rid += 1;
+        let a = &body.attrs;
+
+        // §15 key sequencing: verify before anything else (R15.4-4).
+        if let Some(expect) = &self.key_expect {
+            let ok = a
+                .key
+                .as_deref()
+                .is_some_and(|k| crate::keys::verify_key(k, expect));
+            if !ok {
+                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                return;
+            }
+            self.key_expect = a.newkey.clone().or_else(|| a.key.clone());
+        }
+
+        // §9.2 client acks: forget acknowledged responses, spot missed ones.
+        let mut report = None;
+        if self.acks {
+            let ack = a.ack.map_or(rid - 1, Rid::get);
+            self.replay.retain(|c| c.rid > ack);
+            self.repeats.retain(|&r, _| r > ack);
+            if ack < self.last_answered {
+                if let Some(c) = self.replay.iter().find(|c| c.rid == ack + 1) {
+                    let ms = now.saturating_duration_since(c.sent_at).as_millis();
+                    report = Some((Rid::new(c.rid).unwrap_or(Rid::MIN), ms.min(65_535) as u16));
+                }
+            }
+        }
+
+        // R10-11: the next request restores normal inactivity.
+        self.inactivity_override = None;
+
+        if a.is_terminate() {
+            self.client_terminate(now, request, &body);
+            return;
+        }
+
+        if let Some(pause) = a.pause {
+            if self.maxpause > 0 {
+                let granted = if pause > self.maxpause {
+                    if !self.config.leniency.pause_above_max {
+                        self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+                        return;
+                    }
+                    self.warn(Warning::PauseClamped {
+                        requested: pause,
+                        granted: self.maxpause,
+                    });
+                    self.maxpause
+                } else {
+                    pause
+                };
+                // R10-8: answer every held request now, then the pause
+                // request itself, with no payload (R10-9), not cached (R14.3-1).
+                while !self.held.is_empty() {
+                    self.answer_front(now);
+                }
+                let attrs = self.base_attrs(rid, None, false);
+                let mut out = Vec::new();
+                write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
+                self.last_answered = self.last_answered.max(rid);
+                self.respond(request, 200, Bytes::from(out));
+                self.inactivity_override = Some(granted);
+                self.idle_since = now;
+                return;
+            }
+            self.warn(Warning::PauseIgnored);
+        }
+
+        let mut kind = HeldKind::Normal;
+        if a.is_restart() {
+            // XEP-0206 §5: a new stream over the same connection (X5-4).
+            let Some(idx) = self.target_stream(&body) else {
+                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                return;
+            };
+            let s = &mut self.streams[idx];
+            s.awaiting_features = true;
+            if a.to.is_some() {
+                s.to = a.to.clone();
+            }
+            if a.xml_lang.is_some() {
+                s.xml_lang = a.xml_lang.clone();
+            }
+            let cmd = UpstreamCommand::Restart {
+                stream: s.id,
+                to: s.to.clone(),
+                from: a.from.clone(),
+                xml_lang: s.xml_lang.clone(),
+            };
+            kind = HeldKind::Restart(s.id);
+            self.upstream(cmd);
+            if !body.is_empty() {
+                self.warn(Warning::RestartPayloadIgnored {
+                    elements: body.elements().len(),
+                });
+            }
+        } else if a.to.is_some() && self.config.multi_stream {
+            // §16.3: add a stream (R16.3-3).
+            let id = self.open_stream(a.to.clone(), a.from.clone(), a.xml_lang.clone(), a.xmpp_version, a.route.clone());
+            kind = HeldKind::AddStream(id);
+            self.deliver(id, &body);
+        } else if !body.is_empty() {
+            match &a.stream {
+                Some(_) => match self.target_stream(&body) {
+                    Some(idx) => {
+                        let id = self.streams[idx].id;
+                        self.deliver(id, &body);
+                    }
+                    None => {
+                        // R16.4-4: unknown stream name.
+                        self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                        return;
+                    }
+                },
+                None => {
+                    // R16.4-8: broadcast to every open stream.
+                    let ids: Vec<StreamId> =
+                        self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+                    for id in ids {
+                        self.deliver(id, &body);
+                    }
+                }
+            }
+        }
+        self.push_held(now, rid, request, kind);
+        if let Some(back) = self.held.back_mut() {
+            if report.is_some() {
+                back.report = report;
+                back.answer_now = true;
+            }
+        }
+    }
+
+    fn push_held(&mut self, now: Instant, rid: u64, request: RequestId, kind: HeldKind) {
+        let wait = Duration::from_secs(u64::from(self.wait));
+        self.held.push_back(Held {
+            rid,
+            request: Some(request),
+            kind,
+            deadline: deadline(now, wait),
+            answer_now: false,
+            report: None,
+        });
+    }
+
+    /// The stream a request addresses: its `stream` attribute, or the first
+    /// stream (R16.4-7).
+    fn target_stream(&self, body: &Body) -> Option<usize> {
+        match &body.attrs.stream {
+            Some(name) => self.streams.iter().position(|s| s.open && &s.name == name),
+            None => self.streams.iter().position(|s| s.open),
+        }
+    }
+
+    fn stream_index(&self, stream: StreamId) -> Option<usize> {
+        let idx = stream.0 as usize;
+        (self.streams.get(idx)?.open).then_some(idx)
+    }
+
+    /// Opens a stream with an unpredictable name (R16.2-3), derived from the
+    /// session secret.
+    fn open_stream(
+        &mut self,
+        to: Option<String>,
+        from: Option<String>,
+        xml_lang: Option<String>,
+        version: Option<Version>,
+        route: Option<String>,
+    ) -> StreamId {
+        let id = StreamId(self.streams.len() as u32);
+        let secret: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
+        let mut name = crate::keys::key_hash(&format!("{secret}:{}:{}", self.sid, id.0));
+        name.truncate(20);
+        self.streams.push(Stream {
+            id,
+            name,
+            open: true,
+            awaiting_features: true,
+            authid: None,
+            from: None,
+            version: None,
+            to: to.clone(),
+            xml_lang: xml_lang.clone(),
+        });
+        self.upstream(UpstreamCommand::Open {
+            stream: id,
+            to,
+            from,
+            xml_lang,
+            version,
+            route,
+        });
+        id
+    }
+
+    /// Forwards a body's payload upstream (R8-1), each element standalone.
+    fn deliver(&mut self, stream: StreamId, body: &Body) {
+        if body.is_empty() {
+            return;
+        }
+        let elements: Vec<Bytes> = body.standalone_elements().collect();
+        self.upstream(UpstreamCommand::Deliver { stream, elements });
+    }
+
+    fn queue(&mut self, now: Instant, item: Outgoing) {
+        self.outbox.push_back(item);
+        if self.outbox.len() > self.config.max_queued_stanzas {
+            self.terminate(now, Some(Condition::UndefinedCondition), &[], Vec::new());
+        }
+    }
+
+    /// An upstream stream failed: the whole session if it was the last open
+    /// stream (X6-1, `remote-connection-failed`), else just that stream
+    /// (R16.6-1).
+    fn stream_failed(&mut self, now: Instant, idx: usize, condition: Condition, error: Option<Bytes>) {
+        self.streams[idx].open = false;
+        let id = self.streams[idx].id;
+        if self.streams.iter().any(|s| s.open) {
+            self.upstream(UpstreamCommand::Close { stream: id });
+            self.queue(now, Outgoing::StreamFatal(id, condition, error));
+            return;
+        }
+        // The client gets what was queued, then the error (X6-1).
+        let mut payload: Vec<Bytes> = self
+            .outbox
+            .drain(..)
+            .filter_map(|o| match o {
+                Outgoing::Payload(_, b) => Some(b),
+                Outgoing::StreamFatal(..) => None,
+            })
+            .collect();
+        payload.extend(error);
+        self.terminate(now, Some(condition), &[], payload);
+    }
+
+    // ----- answering -----
+
+    /// Answers held requests whose time has come, in rid order (R8-7).
+    fn settle(&mut self, now: Instant) {
+        if self.state != State::Active {
+            return;
+        }
+        // R8-6: never hold more than `hold` (a polling session holds none).
+        let hold = if self.wait == 0 { 0 } else { usize::from(self.hold) };
+        loop {
+            let live = self.held.iter().filter(|h| h.request.is_some()).count();
+            let must = live > hold || self.held.iter().any(|h| h.answer_now);
+            let Some(front) = self.held.front() else {
+                break;
+            };
+            let waiting = match front.kind {
+                HeldKind::Creation => self.streams[0].awaiting_features,
+                HeldKind::Restart(s) | HeldKind::AddStream(s) => self
+                    .streams
+                    .get(s.0 as usize)
+                    .is_some_and(|s| s.open && s.awaiting_features),
+                HeldKind::Normal => false,
+            };
+            let can = !waiting && !self.outbox.is_empty();
+            if !(must || can) {
+                break;
+            }
+            self.answer_front(now);
+            if self.state != State::Active {
+                return;
+            }
+        }
+    }
+
+    /// Answers the oldest held request with what is queued (one stream's
+    /// worth, R16.4-3), or empty.
+    fn answer_front(&mut self, now: Instant) {
+        let Some(h) = self.held.pop_front() else {
+            return;
+        };
+        let (payload, stream, fatal) = self.take_outgoing(h.kind);
+        let mut attrs = self.base_attrs(h.rid, Some(&h), !payload.is_empty() || fatal.is_some());
+        if let Some((cond, sid)) = fatal {
+            attrs.body_type = Some(BodyType::Terminate);
+            attrs.condition = Some(cond);
+            attrs.stream = self.stream_name(sid).map(str::to_owned);
+        } else if let Some(sid) = stream {
+            if self.streams.iter().filter(|s| s.open).count() > 1 || matches!(h.kind, HeldKind::AddStream(_)) {
+                attrs.stream = self.stream_name(sid).map(str::to_owned);
+            }
+        }
+        let mut out = Vec::with_capacity(128 + payload.iter().map(Bytes::len).sum::<usize>());
+        write_body(&attrs, &payload, &mut out);
+        let body = Bytes::from(out);
+        self.last_response_had_payload = !payload.is_empty();
+        self.cache(h.rid, body.clone(), now);
+        if let Some(request) = h.request {
+            self.respond(request, 200, body);
+        }
+        if self.held.is_empty() {
+            self.idle_since = now;
+        }
+    }
+
+    /// Takes the queued items for one response: payload elements of the
+    /// stream of the first queued item, or one stream-fatal error.
+    #[allow(clippy::type_complexity)]
+    fn take_outgoing(
+        &mut self,
+        kind: HeldKind,
+    ) -> (Vec<Bytes>, Option<StreamId>, Option<(Condition, StreamId)>) {
+        let target = match kind {
+            HeldKind::AddStream(s) => Some(s),
+            _ => match self.outbox.front() {
+                Some(Outgoing::Payload(s, _)) => Some(*s),
+                Some(Outgoing::StreamFatal(s, c, _)) => {
+                    let (s, c) = (*s, *c);
+                    if let Some(Outgoing::StreamFatal(_, _, e)) = self.outbox.pop_front() {
+                        return (e.into_iter().collect(), Some(s), Some((c, s)));
+                    }
+                    None
+                }
+                None => None,
+            },
+        };
+        let Some(target) = target else {
+            return (Vec::new(), None, None);
+        };
+        let mut payload = Vec::new();
+        let mut rest = VecDeque::with_capacity(self.outbox.len());
+        for item in self.outbox.drain(..) {
+            match item {
+                Outgoing::Payload(s, b) if s == target && rest.is_empty() => payload.push(b),
+                Outgoing::Payload(s, b) if s == target
+                    && !rest.iter().any(|o| matches!(o, Outgoing::StreamFatal(f, ..) if *f == target)) =>
+                {
+                    payload.push(b)
+                }
+                other => rest.push_back(other),
+            }
+        }
+        self.outbox = rest;
+        (payload, Some(target), None)
+    }
+
+    /// Attributes every response carries: the session creation attributes on
+    /// the creation response (§7.2, X4), acks (§9), report/time (§9.2).
+    fn base_attrs(&self, rid: u64, held: Option<&Held>, has_payload: bool) -> BodyAttrs {
+        let mut a = BodyAttrs::default();
+        let kind = held.map_or(HeldKind::Normal, |h| h.kind);
+        if kind == HeldKind::Creation {
+            let s0 = &self.streams[0];
+            a.sid = Some(self.sid.clone());
+            a.wait = Some(self.wait);
+            a.requests = Some(self.requests);
+            a.hold = Some(self.hold);
+            a.ver = self.ver.map(|_| self.ver.unwrap_or(self.config.ver));
+            a.polling = (self.polling > 0).then_some(self.polling);
+            a.inactivity = (self.inactivity > 0).then_some(self.inactivity);
+            a.maxpause = (self.maxpause > 0).then_some(self.maxpause);
+            a.from = s0.from.clone().or_else(|| s0.to.clone());
+            a.ack = self.acks.then(|| Rid::new(self.creation_rid)).flatten();
+            a.authid = s0.authid.clone();
+            a.xmpp_version = Some(s0.version.unwrap_or(Version::new(1, 0)));
+            a.xmpp_restartlogic = Some(true);
+            if self.config.multi_stream {
+                a.stream = Some(s0.name.clone());
+            }
+            return a;
+        }
+        if self.acks {
+            // R9.1-1, R9.1-3: the highest rid received with all lower ones,
+            // unless it equals the rid being answered.
+            let ack = self.next_rid - 1;
+            if ack != rid {
+                a.ack = Rid::new(ack);
+            }
+        }
+        if let Some((report, time)) = held.and_then(|h| h.report) {
+            a.report = Some(report);
+            a.time = Some(time);
+        }
+        if let HeldKind::AddStream(s) = kind {
+            if let Some(st) = self.streams.get(s.0 as usize) {
+                a.stream = Some(st.name.clone());
+                a.from = st.from.clone().or_else(|| st.to.clone());
+                a.xmpp_version = Some(st.version.unwrap_or(Version::new(1, 0)));
+            }
+        }
+        let _ = has_payload;
+        a
+    }
+
+    fn cache(&mut self, rid: u64, body: Bytes, now: Instant) {
+        self.last_answered = self.last_answered.max(rid);
+        self.replay.push_back(Cached {
+            rid,
+            body,
+            sent_at: now,
+        });
+        // R14.3-2: `requests` responses, or every unacknowledged one (capped).
+        let cap = if self.acks {
+            self.config.max_replay
+        } else {
+            usize::from(self.requests).max(1)
+        };
+        while self.replay.len() > cap {
+            if let Some(old) = self.replay.pop_front() {
+                self.repeats.remove(&old.rid);
+            }
+        }
+    }
+
+    fn respond(&mut self, request: RequestId, status: u16, body: Bytes) {
+        self.out.push_back(Output::Respond {
+            request,
+            response: Response {
+                status,
+                content_type: self.content_type.clone(),
+                body,
+            },
+        });
+    }
+
+    /// R14.3-5, §17.3: a recoverable error (`type='error'`), not cached.
+    fn respond_recoverable(&mut self, request: RequestId) {
+        let attrs = BodyAttrs {
+            body_type: Some(BodyType::Error),
+            ..BodyAttrs::default()
+        };
+        let mut out = Vec::new();
+        write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
+        self.respond(request, 200, Bytes::from(out));
+    }
+
+    /// A terminal error response: the body with `condition`, or the legacy
+    /// HTTP code for a client without `ver` (R17.2-3).
+    fn error_response(&self, condition: Condition) -> Response {
+        error_response(condition, self.is_legacy(), &self.content_type, Vec::new())
+    }
+
+    // ----- termination -----
+
+    /// §13: the client ends the session. Its payload goes upstream first
+    /// (R13-2); the oldest open request gets `type='terminate'`, every other
+    /// one an empty body (R13-5).
+    fn client_terminate(&mut self, now: Instant, request: RequestId, body: &Body) {
+        if let Some(name) = &body.attrs.stream {
+            // R16.5-1: close one stream; the session ends with its last one.
+            let Some(idx) = self.streams.iter().position(|s| s.open && &s.name == name) else {
+                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                return;
+            };
+            let id = self.streams[idx].id;
+            self.deliver(id, body);
+            if self.streams.iter().filter(|s| s.open).count() > 1 {
+                self.streams[idx].open = false;
+                self.bounce_stream(id);
+                self.upstream(UpstreamCommand::Close { stream: id });
+                self.push_held(now, self.next_rid - 1, request, HeldKind::Normal);
+                if let Some(h) = self.held.back_mut() {
+                    h.answer_now = true;
+                }
+                return;
+            }
+        } else {
+            // R16.5-3: payload to every stream.
+            let ids: Vec<StreamId> = self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+            for id in ids {
+                self.deliver(id, body);
+            }
+        }
+        self.terminate_with(now, None, TerminationReason::ClientTerminate, &[request], Vec::new());
+    }
+
+    fn terminate(&mut self, now: Instant, condition: Option<Condition>, extra: &[RequestId], payload: Vec<Bytes>) {
+        let reason = match condition {
+            Some(c) => TerminationReason::Condition(c),
+            None => TerminationReason::ClientTerminate,
+        };
+        self.terminate_with(now, condition, reason, extra, payload);
+    }
+
+    /// Ends the session: answers every open request in rid order, bounces
+    /// what the client will never get (X7-1), closes the upstream streams.
+    fn terminate_with(
+        &mut self,
+        now: Instant,
+        condition: Option<Condition>,
+        reason: TerminationReason,
+        extra: &[RequestId],
+        payload: Vec<Bytes>,
+    ) {
+        if self.state != State::Active {
+            return;
+        }
+        let mut open: Vec<RequestId> = self.held.drain(..).filter_map(|h| h.request).collect();
+        open.extend(std::mem::take(&mut self.pending).into_values().map(|p| p.request));
+        open.extend_from_slice(extra);
+        self.gap_since = None;
+        for (i, request) in open.into_iter().enumerate() {
+            let response = match condition {
+                Some(c) => {
+                    let p = if i == 0 { payload.clone() } else { Vec::new() };
+                    error_response(c, self.is_legacy(), &self.content_type, p)
+                }
+                None => {
+                    let attrs = if i == 0 {
+                        BodyAttrs {
+                            body_type: Some(BodyType::Terminate),
+                            ..BodyAttrs::default()
+                        }
+                    } else {
+                        BodyAttrs::default()
+                    };
+                    let mut out = Vec::new();
+                    write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
+                    Response {
+                        status: 200,
+                        content_type: self.content_type.clone(),
+                        body: Bytes::from(out),
+                    }
+                }
+            };
+            self.out.push_back(Output::Respond { request, response });
+        }
+        let ids: Vec<StreamId> = self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+        for id in ids {
+            self.bounce_stream(id);
+            self.upstream(UpstreamCommand::Close { stream: id });
+        }
+        for s in &mut self.streams {
+            s.open = false;
+        }
+        self.outbox.clear();
+        self.state = State::Terminated {
+            until: deadline(now, self.config.linger),
+        };
+        self.out
+            .push_back(Output::Event(SessionEvent::Terminated(reason)));
+    }
+
+    /// XEP-0206 §7 (X7-1): stanzas the client will never receive go back to
+    /// the server as errors (iq: `service-unavailable`, message:
+    /// `recipient-unavailable`); presence and errors are dropped.
+    fn bounce_stream(&mut self, stream: StreamId) {
+        let mut bounces = Vec::new();
+        let mut dropped = 0;
+        let mut rest = VecDeque::with_capacity(self.outbox.len());
+        for item in self.outbox.drain(..) {
+            match item {
+                Outgoing::Payload(s, b) if s == stream => {
+                    match crate::xmpp::bounce_undeliverable(&b) {
+                        Ok(Some(e)) => bounces.push(Bytes::from(e)),
+                        _ => dropped += 1,
+                    }
+                }
+                Outgoing::StreamFatal(s, ..) if s == stream => {}
+                other => rest.push_back(other),
+            }
+        }
+        self.outbox = rest;
+        if bounces.is_empty() && dropped == 0 {
+            return;
+        }
+        let bounced = bounces.len();
+        if !bounces.is_empty() {
+            self.upstream(UpstreamCommand::Deliver {
+                stream,
+                elements: bounces,
+            });
+        }
+        self.warn(Warning::Bounced { bounced, dropped });
+    }
+}
+
+/// A terminal error response (§17.2): HTTP 200 with
+/// `<body type='terminate' condition='…'/>` and `payload`, or for a legacy
+/// client the deprecated HTTP code with an empty body where one exists
+/// (R17.2-3).
+pub(crate) fn error_response(
+    condition: Condition,
+    legacy: bool,
+    content_type: &str,
+    payload: Vec<Bytes>,
+) -> Response {
+    if legacy {
+        if let Some(status) = condition.legacy_http_status() {
+            return Response {
+                status,
+                content_type: content_type.to_owned(),
+                body: Bytes::new(),
+            };
+        }
+    }
+    let mut out = Vec::new();
+    write_body(&BodyAttrs::terminate(condition), &payload, &mut out);
+    Response {
+        status: 200,
+        content_type: content_type.to_owned(),
+        body: Bytes::from(out),
+    }
+}

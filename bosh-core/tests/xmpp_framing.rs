@@ -1,0 +1,1138 @@
+//! Integration tests of the XEP-0206 upstream stream framing (`bosh_core::xmpp`).
+
+use bosh_core::xmpp::{
+    ForbiddenConstruct, FramerLimits, FramingError, HeaderError, NS_JABBER_CLIENT, NS_STREAMS,
+    StanzaKind, StreamEvent, StreamFramer, StreamHeader, bounce_undeliverable, classify_payload,
+    write_stream_close,
+};
+use proptest::prelude::*;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+// ---------------------------------------------------------------------------
+// Fixtures and helpers
+// ---------------------------------------------------------------------------
+
+const HEADER_1: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' id='c2s-8d3f0a' from='example.com' \
+    version='1.0' xml:lang='en'>";
+
+/// What the server sends before the SASL restart (Prosody-like).
+const FIRST_STREAM: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' id='c2s-8d3f0a' from='example.com' \
+    version='1.0' xml:lang='en'>\
+    <stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\
+    <mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism>\
+    <mechanism>PLAIN</mechanism></mechanisms></stream:features>\
+    <challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>cj1meWtvK2QybGJiRmdPTlJ2OXFreGRhd0wz</challenge>\
+    <success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>dj1ybUY5cHFWOFM3c3VBb1pXamE0ZEpSa0ZzS1E9</success>";
+
+/// What the server sends after it receives the restart header.
+const SECOND_STREAM: &str = "<?xml version='1.0'?>\n<stream:stream xmlns='jabber:client' \
+    xmlns:stream=\"http://etherx.jabber.org/streams\" id='c2s-91b2c7' from='example.com' \
+    version='1.0' xml:lang='en'>\
+    <stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><required/></bind>\
+    <session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>\
+    <sm xmlns='urn:xmpp:sm:3'/></stream:features>\
+    <iq type='result' id='bind_1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+    <jid>juliet@example.com/balcony</jid></bind></iq> \
+    <message from='romeo@example.net/orchard' to='juliet@example.com/balcony' type='chat' \
+    id='m1' xml:lang='en'><body>Wherefore art thou, Romeo? \u{2603} &amp; \u{fc} &#x1F600;</body>\
+    <![CDATA[<not a tag>]]></message> \n \
+    <presence from='nurse@example.com/kitchen'><show>away</show></presence>\
+    <r xmlns='urn:xmpp:sm:3'/> \
+    <stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
+    <text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>Replaced by new connection</text>\
+    </stream:error></stream:stream>";
+
+fn transcript() -> (Vec<u8>, usize) {
+    let mut bytes = FIRST_STREAM.as_bytes().to_vec();
+    let restart_at = bytes.len();
+    bytes.extend_from_slice(SECOND_STREAM.as_bytes());
+    (bytes, restart_at)
+}
+
+fn drain(framer: &mut StreamFramer, events: &mut Vec<StreamEvent>) -> Result<(), FramingError> {
+    while let Some(event) = framer.next_event()? {
+        events.push(event);
+    }
+    Ok(())
+}
+
+/// Feeds `bytes` cut at `cuts` (and at `restart_at`, where the connection
+/// manager calls `restart()` before sending its new header, as a real one
+/// does: the server only answers after it), draining events after each chunk.
+fn run(bytes: &[u8], restart_at: usize, cuts: &[usize]) -> Result<Vec<StreamEvent>, FramingError> {
+    let mut points: Vec<usize> = cuts.iter().copied().filter(|&c| c < bytes.len()).collect();
+    points.push(restart_at);
+    points.push(bytes.len());
+    points.sort_unstable();
+    points.dedup();
+    let mut framer = StreamFramer::default();
+    let mut events = Vec::new();
+    let mut start = 0;
+    for end in points {
+        if start == restart_at {
+            framer.restart();
+        }
+        framer.feed(&bytes[start..end]);
+        drain(&mut framer, &mut events)?;
+        start = end;
+    }
+    Ok(events)
+}
+
+fn whole_events() -> Vec<StreamEvent> {
+    let (bytes, restart_at) = transcript();
+    run(&bytes, restart_at, &[]).expect("the transcript is valid")
+}
+
+fn feed_all(input: &[u8]) -> (Vec<StreamEvent>, Result<(), FramingError>) {
+    let mut framer = StreamFramer::default();
+    framer.feed(input);
+    let mut events = Vec::new();
+    let result = drain(&mut framer, &mut events);
+    (events, result)
+}
+
+fn first_error(input: &[u8]) -> FramingError {
+    let (_, result) = feed_all(input);
+    result.expect_err("input must be refused")
+}
+
+fn with_stream(body: &str) -> Vec<u8> {
+    format!("{HEADER_1}{body}").into_bytes()
+}
+
+fn element_bytes(event: &StreamEvent) -> &[u8] {
+    match event {
+        StreamEvent::Features(bytes) => bytes,
+        StreamEvent::Stanza(stanza) => &stanza.bytes,
+        StreamEvent::Error(error) => &error.bytes,
+        other => panic!("not an element event: {other:?}"),
+    }
+}
+
+/// Parses `bytes` as a complete XML document with quick-xml's namespace-aware
+/// reader: well-formed, exactly one root element, every prefix declared.
+fn assert_standalone(bytes: &[u8]) {
+    let text = std::str::from_utf8(bytes).expect("UTF-8");
+    let mut reader = NsReader::from_str(text);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    loop {
+        let (ns, event) = reader
+            .read_resolved_event()
+            .unwrap_or_else(|e| panic!("not well-formed ({e}): {text}"));
+        let ns_is_unknown = matches!(ns, ResolveResult::Unknown(_));
+        match event {
+            Event::Start(ref tag) | Event::Empty(ref tag) => {
+                assert!(!ns_is_unknown, "undeclared prefix in {text}");
+                if depth == 0 {
+                    roots += 1;
+                }
+                for attr in tag.attributes() {
+                    let attr = attr.expect("attribute");
+                    let (resolved, _) = reader.resolver().resolve_attribute(attr.key);
+                    assert!(
+                        !matches!(resolved, ResolveResult::Unknown(_)),
+                        "undeclared attribute prefix in {text}"
+                    );
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth -= 1,
+            Event::Text(t) => assert!(depth > 0 || t.trim().is_empty(), "text outside root"),
+            Event::GeneralRef(_) | Event::CData(_) => assert!(depth > 0),
+            Event::Eof => break,
+            other => panic!("unexpected {other:?} in {text}"),
+        }
+    }
+    assert_eq!(depth, 0, "unbalanced: {text}");
+    assert_eq!(roots, 1, "not exactly one root: {text}");
+}
+
+fn stanza_of(event: &StreamEvent) -> &bosh_core::xmpp::Stanza {
+    match event {
+        StreamEvent::Stanza(stanza) => stanza,
+        other => panic!("expected a stanza, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The realistic transcript
+// ---------------------------------------------------------------------------
+
+#[test]
+fn rfc6120_4_transcript_yields_expected_events() {
+    let events = whole_events();
+    let summary: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            StreamEvent::Opened(h) => format!("opened {}", h.id.as_deref().unwrap_or("-")),
+            StreamEvent::Features(_) => "features".to_owned(),
+            StreamEvent::Stanza(s) => format!("stanza {:?} {}", s.kind, s.name),
+            StreamEvent::Error(e) => {
+                format!("error {}", e.condition.as_deref().unwrap_or("-"))
+            }
+            StreamEvent::Closed => "closed".to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "opened c2s-8d3f0a",
+            "features",
+            "stanza Other challenge",
+            "stanza Other success",
+            "opened c2s-91b2c7",
+            "features",
+            "stanza Iq iq",
+            "stanza Message message",
+            "stanza Presence presence",
+            "stanza Other r",
+            "error conflict",
+            "closed",
+        ]
+    );
+    let StreamEvent::Opened(header) = &events[0] else {
+        panic!()
+    };
+    assert_eq!(header.from.as_deref(), Some("example.com"));
+    assert_eq!(header.to, None);
+    assert_eq!(header.version.as_deref(), Some("1.0"));
+    assert_eq!(header.lang.as_deref(), Some("en"));
+    assert_eq!(header.content_namespace.as_deref(), Some(NS_JABBER_CLIENT));
+    let StreamEvent::Error(error) = &events[10] else {
+        panic!()
+    };
+    assert_eq!(error.text.as_deref(), Some("Replaced by new connection"));
+    let message = stanza_of(&events[7]);
+    assert_eq!(message.namespace.as_deref(), Some(NS_JABBER_CLIENT));
+    assert!(
+        std::str::from_utf8(&message.bytes)
+            .unwrap()
+            .contains("Romeo? \u{2603} &amp; \u{fc} &#x1F600;</body><![CDATA[<not a tag>]]>")
+    );
+    for event in &events {
+        if !matches!(event, StreamEvent::Opened(_) | StreamEvent::Closed) {
+            assert_standalone(element_bytes(event));
+        }
+    }
+}
+
+#[test]
+fn rfc6120_4_every_two_way_split_gives_identical_events() {
+    let (bytes, restart_at) = transcript();
+    let expected = whole_events();
+    for cut in 1..bytes.len() {
+        let events = run(&bytes, restart_at, &[cut]).expect("valid");
+        assert_eq!(events, expected, "split at {cut}");
+    }
+}
+
+#[test]
+fn rfc6120_4_one_byte_chunks_give_identical_events() {
+    let (bytes, restart_at) = transcript();
+    let cuts: Vec<usize> = (1..bytes.len()).collect();
+    assert_eq!(
+        run(&bytes, restart_at, &cuts).expect("valid"),
+        whole_events()
+    );
+}
+
+#[test]
+fn rfc6120_4_multibyte_utf8_split_inside_a_character() {
+    let input = with_stream("<message><body>\u{2603}\u{1F600}</body></message>");
+    let snowman = input
+        .windows(3)
+        .position(|w| w == "\u{2603}".as_bytes())
+        .unwrap();
+    for cut in [snowman + 1, snowman + 2, snowman + 4, snowman + 5] {
+        let events = run(&input, 0, &[cut]).expect("valid");
+        assert_eq!(events.len(), 2, "cut {cut}");
+        assert!(
+            std::str::from_utf8(element_bytes(&events[1]))
+                .unwrap()
+                .contains("\u{2603}\u{1F600}")
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn rfc6120_4_arbitrary_chunkings_match_whole_feed(
+        sizes in proptest::collection::vec(1usize..48, 0..120)
+    ) {
+        let (bytes, restart_at) = transcript();
+        let mut cuts = Vec::new();
+        let mut at = 0;
+        for size in sizes {
+            at += size;
+            cuts.push(at);
+        }
+        prop_assert_eq!(run(&bytes, restart_at, &cuts).expect("valid"), whole_events());
+    }
+
+    #[test]
+    fn framer_never_panics_on_arbitrary_bytes(
+        prefix_len in 0usize..400,
+        noise in proptest::collection::vec(any::<u8>(), 0..64),
+        cut in 0usize..500,
+    ) {
+        let (bytes, _) = transcript();
+        let mut input = bytes[..prefix_len.min(bytes.len())].to_vec();
+        input.extend_from_slice(&noise);
+        let cut = cut.min(input.len());
+        let mut framer = StreamFramer::default();
+        let mut events = Vec::new();
+        framer.feed(&input[..cut]);
+        let first = drain(&mut framer, &mut events);
+        framer.feed(&input[cut..]);
+        let second = drain(&mut framer, &mut events);
+        if let Err(e) = first.and(second) {
+            prop_assert_eq!(framer.next_event(), Err(e.clone()));
+            prop_assert_eq!(framer.error(), Some(&e));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Restart (XEP-0206 §5, X5-4)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn xep0206_5_restart_expects_new_stream_header() {
+    let mut framer = StreamFramer::default();
+    framer.feed(FIRST_STREAM.as_bytes());
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).unwrap();
+    assert!(framer.header().is_some());
+    framer.restart();
+    // After a restart the stream header must come first again ...
+    framer.feed(b"<?xml version='1.0'?><iq type='result' id='x'/>");
+    assert!(matches!(
+        framer.next_event(),
+        Err(FramingError::UnexpectedRoot { name, .. }) if name == "iq"
+    ));
+
+    // ... and a new header (with its own XML declaration) is accepted.
+    let mut framer = StreamFramer::default();
+    framer.feed(FIRST_STREAM.as_bytes());
+    drain(&mut framer, &mut Vec::new()).unwrap();
+    framer.restart();
+    framer.feed(SECOND_STREAM.as_bytes());
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).unwrap();
+    let StreamEvent::Opened(header) = &events[0] else {
+        panic!("expected the new header, got {:?}", events[0])
+    };
+    assert_eq!(header.id.as_deref(), Some("c2s-91b2c7"));
+    assert_eq!(
+        framer.header().and_then(|h| h.id.as_deref()),
+        Some("c2s-91b2c7")
+    );
+}
+
+#[test]
+fn xep0206_5_restart_completes_a_partially_received_old_stanza_first() {
+    let mut framer = StreamFramer::default();
+    framer.feed(HEADER_1.as_bytes());
+    framer.feed(b"<message from='a@example.com'><body>la");
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).unwrap();
+    assert_eq!(events.len(), 1);
+    framer.restart();
+    framer.feed(b"te</body></message>  ");
+    framer.feed(SECOND_STREAM.as_bytes());
+    drain(&mut framer, &mut events).unwrap();
+    let late = stanza_of(&events[1]);
+    assert_eq!(
+        &late.bytes[..],
+        b"<message xmlns='jabber:client' from='a@example.com'><body>late</body></message>"
+    );
+    assert!(matches!(&events[2], StreamEvent::Opened(h) if h.id.as_deref() == Some("c2s-91b2c7")));
+}
+
+#[test]
+fn xep0206_5_restart_before_draining_keeps_old_elements_in_old_stream() {
+    let mut framer = StreamFramer::default();
+    framer.feed(FIRST_STREAM.as_bytes());
+    framer.restart(); // nothing drained yet
+    framer.feed(SECOND_STREAM.as_bytes());
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).unwrap();
+    assert_eq!(events, whole_events());
+}
+
+#[test]
+fn xep0206_5_restart_with_whitespace_keepalive_before_new_header() {
+    let mut framer = StreamFramer::default();
+    framer.feed(FIRST_STREAM.as_bytes());
+    framer.feed(b" \n ");
+    drain(&mut framer, &mut Vec::new()).unwrap();
+    framer.restart();
+    framer.feed(b"   ");
+    framer.feed(SECOND_STREAM.as_bytes());
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).unwrap();
+    assert!(matches!(&events[0], StreamEvent::Opened(_)));
+}
+
+#[test]
+fn rfc6120_4_4_stream_end_then_data_is_refused() {
+    let (events, result) = feed_all(&with_stream("</stream:stream> \n"));
+    assert_eq!(result, Ok(()));
+    assert_eq!(events.last(), Some(&StreamEvent::Closed));
+    let err = first_error(&with_stream("</stream:stream><message/>"));
+    assert!(
+        matches!(err, FramingError::DataAfterStreamEnd { .. }),
+        "{err:?}"
+    );
+    let err = first_error(&with_stream("</stream:streamx>"));
+    assert!(
+        matches!(&err, FramingError::MismatchedEndTag { expected, found, .. }
+            if expected == "stream:stream" && found == "stream:streamx"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn rfc6120_4_7_self_closing_header_opens_and_closes() {
+    let (events, result) =
+        feed_all(b"<stream:stream xmlns:stream='http://etherx.jabber.org/streams' id='x'/>");
+    assert_eq!(result, Ok(()));
+    assert!(matches!(&events[0], StreamEvent::Opened(_)));
+    assert_eq!(events[1], StreamEvent::Closed);
+}
+
+// ---------------------------------------------------------------------------
+// Standalone output (XEP-0206 §2)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn xep0206_2_stanza_without_xmlns_gets_stream_default_namespace() {
+    let (events, result) = feed_all(&with_stream(
+        "<presence/><iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>",
+    ));
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        element_bytes(&events[1]),
+        b"<presence xmlns='jabber:client'/>"
+    );
+    assert_eq!(
+        element_bytes(&events[2]),
+        b"<iq xmlns='jabber:client' type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>"
+    );
+    for event in &events[1..] {
+        assert_standalone(element_bytes(event));
+    }
+}
+
+#[test]
+fn xep0206_2_nondefault_content_namespace_is_propagated() {
+    let input = b"<stream:stream xmlns='jabber:server' \
+        xmlns:stream='http://etherx.jabber.org/streams'><message to='a@b'/>";
+    let (events, result) = feed_all(input);
+    assert_eq!(result, Ok(()));
+    let stanza = stanza_of(&events[1]);
+    assert_eq!(
+        &stanza.bytes[..],
+        b"<message xmlns='jabber:server' to='a@b'/>"
+    );
+    assert_eq!(stanza.kind, StanzaKind::Message);
+}
+
+#[test]
+fn xep0206_2_features_get_stream_prefix_declaration() {
+    let (events, result) = feed_all(&with_stream(
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+    ));
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        element_bytes(&events[1]),
+        format!(
+            "<stream:features xmlns:stream='{NS_STREAMS}'><bind \
+             xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+        )
+        .as_bytes()
+    );
+    assert!(matches!(events[1], StreamEvent::Features(_)));
+    assert_standalone(element_bytes(&events[1]));
+}
+
+#[test]
+fn xep0206_2_features_child_without_xmlns_gets_default_namespace_too() {
+    let (events, result) = feed_all(&with_stream("<stream:features><foo/></stream:features>"));
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        element_bytes(&events[1]),
+        format!("<stream:features xmlns='jabber:client' xmlns:stream='{NS_STREAMS}'><foo/></stream:features>")
+            .as_bytes()
+    );
+}
+
+#[test]
+fn xep0206_6_stream_error_is_standalone_with_condition() {
+    let (events, result) = feed_all(&with_stream(
+        "<stream:error><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>a &amp; b</text>\
+         <system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
+         <app xmlns='urn:example'/></stream:error>",
+    ));
+    assert_eq!(result, Ok(()));
+    let StreamEvent::Error(error) = &events[1] else {
+        panic!("{:?}", events[1])
+    };
+    assert_eq!(error.condition.as_deref(), Some("system-shutdown"));
+    assert_eq!(error.text.as_deref(), Some("a & b"));
+    assert!(
+        error
+            .bytes
+            .starts_with(format!("<stream:error xmlns:stream='{NS_STREAMS}'>").as_bytes())
+    );
+    assert_standalone(&error.bytes);
+}
+
+#[test]
+fn xep0206_2_element_using_header_prefix_gets_its_declaration() {
+    let input =
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+        xmlns:db='jabber:server:dialback' xmlns:unused='urn:unused'>\
+        <db:result from='a' to='b'>key</db:result>\
+        <message><x db:flag='1'/></message>";
+    let (events, result) = feed_all(input);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        element_bytes(&events[1]),
+        b"<db:result xmlns:db='jabber:server:dialback' from='a' to='b'>key</db:result>"
+    );
+    let dialback = stanza_of(&events[1]);
+    assert_eq!(
+        dialback.namespace.as_deref(),
+        Some("jabber:server:dialback")
+    );
+    assert_eq!(dialback.name, "result");
+    assert_eq!(
+        element_bytes(&events[2]),
+        b"<message xmlns='jabber:client' xmlns:db='jabber:server:dialback'><x db:flag='1'/></message>"
+    );
+    for event in &events[1..] {
+        assert_standalone(element_bytes(event));
+    }
+}
+
+#[test]
+fn xep0206_2_element_with_own_namespace_is_untouched_and_not_copied() {
+    let input = with_stream("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>dj1=</success>");
+    let (events, result) = feed_all(&input);
+    assert_eq!(result, Ok(()));
+    let stanza = stanza_of(&events[1]);
+    assert_eq!(
+        &stanza.bytes[..],
+        b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>dj1=</success>"
+    );
+    assert_eq!(stanza.kind, StanzaKind::Other);
+    assert_eq!(
+        stanza.namespace.as_deref(),
+        Some("urn:ietf:params:xml:ns:xmpp-sasl")
+    );
+    assert_standalone(&stanza.bytes);
+    // A stream prefix declared again on the element itself is not duplicated.
+    let (events, _) = feed_all(&with_stream(&format!(
+        "<stream:features xmlns:stream='{NS_STREAMS}'/>"
+    )));
+    assert_eq!(
+        element_bytes(&events[1]),
+        format!("<stream:features xmlns:stream='{NS_STREAMS}'/>").as_bytes()
+    );
+}
+
+#[test]
+fn rfc6120_4_6_1_whitespace_keepalives_are_skipped() {
+    let (events, result) = feed_all(&with_stream(" \n\t <presence/>  \r\n <presence/> "));
+    assert_eq!(result, Ok(()));
+    assert_eq!(events.len(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Limits (RFC 6120 §13.12)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn rfc6120_13_12_oversize_stanza_refused_before_it_completes() {
+    let limits = FramerLimits {
+        max_stanza_bytes: 1024,
+        max_depth: 64,
+    };
+    let mut framer = StreamFramer::new(limits);
+    framer.feed(HEADER_1.as_bytes());
+    assert!(matches!(
+        framer.next_event(),
+        Ok(Some(StreamEvent::Opened(_)))
+    ));
+    framer.feed(b"<message><body>");
+    assert_eq!(framer.next_event(), Ok(None));
+    framer.feed(&[b'a'; 1000]);
+    assert_eq!(framer.next_event(), Ok(None));
+    framer.feed(&[b'a'; 20]); // 1035 bytes buffered, the element is still open
+    let err = framer.next_event().expect_err("too large");
+    assert_eq!(
+        err,
+        FramingError::TooLarge {
+            position: HEADER_1.len() as u64,
+            limit: 1024
+        }
+    );
+    assert_eq!(framer.buffered_len(), 0, "the buffer is released");
+}
+
+#[test]
+fn rfc6120_13_12_element_exactly_at_limit_is_accepted() {
+    let header = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>";
+    let element = "<presence><status>xx</status></presence>";
+    let limit = header.len().max(element.len());
+    let padded = format!(
+        "<presence><status>{}</status></presence>",
+        "x".repeat(limit - element.len() + 2)
+    );
+    assert_eq!(padded.len(), limit);
+    let mut framer = StreamFramer::new(FramerLimits {
+        max_stanza_bytes: limit,
+        max_depth: 64,
+    });
+    framer.feed(header.as_bytes());
+    framer.feed(padded.as_bytes());
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).expect("exactly at the limit");
+    assert_eq!(events.len(), 2);
+    // One byte more is refused.
+    framer.feed(
+        format!(
+            "<presence><status>{}</status></presence>",
+            "x".repeat(limit - element.len() + 3)
+        )
+        .as_bytes(),
+    );
+    assert!(matches!(
+        framer.next_event(),
+        Err(FramingError::TooLarge { limit: l, .. }) if l == limit
+    ));
+    // The header is bounded by the same limit.
+    let mut small = StreamFramer::new(FramerLimits {
+        max_stanza_bytes: header.len() - 1,
+        max_depth: 64,
+    });
+    small.feed(header.as_bytes());
+    assert!(matches!(
+        small.next_event(),
+        Err(FramingError::TooLarge { position: 0, .. })
+    ));
+}
+
+#[test]
+fn rfc6120_13_12_too_deep_refused() {
+    let limits = FramerLimits {
+        max_stanza_bytes: 4096,
+        max_depth: 3,
+    };
+    let mut framer = StreamFramer::new(limits);
+    framer.feed(&with_stream("<a><b><c/></b></a>"));
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).expect("depth 3 is fine");
+    framer.feed(b"<a><b><c><d>");
+    let err = framer.next_event().expect_err("too deep");
+    assert!(
+        matches!(err, FramingError::TooDeep { limit: 3, .. }),
+        "{err:?}"
+    );
+    // an empty element counts as a level too
+    let mut framer = StreamFramer::new(limits);
+    framer.feed(&with_stream("<a><b><c><d/></c></b></a>"));
+    assert!(matches!(
+        drain(&mut framer, &mut Vec::new()),
+        Err(FramingError::TooDeep { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------
+// Malformed input (RFC 6120 §11)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn rfc6120_11_mismatched_end_tag_is_refused() {
+    let err = first_error(&with_stream("<message><body>x</bdy></message>"));
+    assert!(
+        matches!(&err, FramingError::MismatchedEndTag { expected, found, .. }
+            if expected == "body" && found == "bdy"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn rfc6120_11_mismatched_end_tag_is_refused_without_waiting_for_more() {
+    let mut framer = StreamFramer::default();
+    framer.feed(&with_stream("<message><body>x"));
+    assert!(matches!(
+        framer.next_event(),
+        Ok(Some(StreamEvent::Opened(_)))
+    ));
+    assert_eq!(framer.next_event(), Ok(None));
+    framer.feed(b"</message>");
+    let err = framer.next_event().expect_err("mismatch detected at once");
+    assert_eq!(
+        err,
+        FramingError::MismatchedEndTag {
+            position: (HEADER_1.len() + "<message><body>x".len()) as u64,
+            expected: "body".to_owned(),
+            found: "message".to_owned(),
+        }
+    );
+}
+
+#[test]
+fn rfc6120_13_12_large_stanza_in_one_byte_chunks_is_scanned_once() {
+    // Linear work: a quadratic rescan would not finish in reasonable time.
+    let body = "a".repeat(200 * 1024);
+    let input = with_stream(&format!("<message><body>{body}</body></message>"));
+    let mut framer = StreamFramer::default();
+    let mut events = Vec::new();
+    for byte in &input {
+        framer.feed(std::slice::from_ref(byte));
+        drain(&mut framer, &mut events).unwrap();
+    }
+    assert_eq!(events.len(), 2);
+    assert_eq!(framer.buffered_len(), 0);
+}
+
+#[test]
+fn rfc6120_11_6_invalid_utf8_is_refused_with_position() {
+    let mut input = with_stream("<message><body>");
+    let bad_at = input.len() + 1;
+    input.extend_from_slice(b"a\xff</body></message>");
+    assert_eq!(
+        first_error(&input),
+        FramingError::InvalidUtf8 {
+            position: bad_at as u64
+        }
+    );
+    // A truncated multi-byte character.
+    let mut input = with_stream("<message><body>");
+    input.extend_from_slice(b"\xe2\x98</body></message>");
+    assert!(matches!(
+        first_error(&input),
+        FramingError::InvalidUtf8 { .. }
+    ));
+}
+
+#[test]
+fn rfc6120_11_1_doctype_is_forbidden() {
+    let err = first_error(b"<!DOCTYPE stream [<!ENTITY x 'y'>]><stream:stream>");
+    assert_eq!(
+        err,
+        FramingError::Forbidden {
+            position: 0,
+            construct: ForbiddenConstruct::Doctype
+        }
+    );
+    let err = first_error(&with_stream("<message><!DOCTYPE x></message>"));
+    assert!(matches!(
+        err,
+        FramingError::Forbidden {
+            construct: ForbiddenConstruct::Doctype,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn rfc6120_11_1_comment_is_forbidden() {
+    let at = HEADER_1.len() as u64;
+    assert_eq!(
+        first_error(&with_stream("<!-- hi --><presence/>")),
+        FramingError::Forbidden {
+            position: at,
+            construct: ForbiddenConstruct::Comment
+        }
+    );
+    assert_eq!(
+        first_error(&with_stream("<presence><!-- hi --></presence>")),
+        FramingError::Forbidden {
+            position: at + 10,
+            construct: ForbiddenConstruct::Comment
+        }
+    );
+}
+
+#[test]
+fn rfc6120_11_1_processing_instruction_is_forbidden() {
+    let pi = ForbiddenConstruct::ProcessingInstruction;
+    let err = first_error(&with_stream("<presence><?php x ?></presence>"));
+    assert!(matches!(err, FramingError::Forbidden { construct, .. } if construct == pi));
+    let err = first_error(&with_stream("<?xml version='1.0'?><presence/>"));
+    assert!(matches!(err, FramingError::Forbidden { construct, .. } if construct == pi));
+    let err = first_error(b"<?xml-stylesheet href='x'?><stream:stream>");
+    assert!(matches!(err, FramingError::Forbidden { position: 0, construct } if construct == pi));
+    let err = first_error(b"<?xml version='1.0'?><?xml version='1.0'?><stream:stream>");
+    assert!(matches!(err, FramingError::Forbidden { position: 21, construct } if construct == pi));
+}
+
+#[test]
+fn rfc6120_11_1_undefined_entity_is_refused() {
+    let err = first_error(&with_stream("<message><body>&foo;</body></message>"));
+    assert!(
+        matches!(&err, FramingError::UndefinedEntity { name, .. } if name == "foo"),
+        "{err:?}"
+    );
+    let err = first_error(&with_stream("<message to='&bar;'/>"));
+    assert!(
+        matches!(&err, FramingError::UndefinedEntity { name, .. } if name == "bar"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn xml_1_0_lt_in_attribute_value_is_refused() {
+    let input = with_stream("<message to='a<b'/>");
+    let lt = HEADER_1.len() + "<message to='a".len();
+    assert_eq!(
+        first_error(&input),
+        FramingError::LtInAttributeValue {
+            position: lt as u64
+        }
+    );
+}
+
+#[test]
+fn xml_1_0_invalid_characters_and_references_are_refused() {
+    assert!(matches!(
+        first_error(&with_stream("<message><body>\u{1}</body></message>")),
+        FramingError::InvalidChar { .. }
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<message><body>&#1;</body></message>")),
+        FramingError::InvalidCharRef { .. }
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<message to='&#0;'/>")),
+        FramingError::InvalidCharRef { .. }
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<message><body>]]></body></message>")),
+        FramingError::NotWellFormed { .. }
+    ));
+}
+
+#[test]
+fn rfc6120_4_8_text_and_bad_roots_are_refused() {
+    assert!(matches!(
+        first_error(&with_stream("hello<presence/>")),
+        FramingError::UnexpectedText { .. }
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<![CDATA[x]]>")),
+        FramingError::UnexpectedText { .. }
+    ));
+    assert!(matches!(
+        first_error(b"<html><body/>"),
+        FramingError::UnexpectedRoot { name, .. } if name == "html"
+    ));
+    // right name, wrong namespace
+    assert!(matches!(
+        first_error(b"<stream:stream xmlns:stream='urn:not-streams'>"),
+        FramingError::UnexpectedRoot { .. }
+    ));
+    assert!(matches!(
+        first_error(b"<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream>"),
+        FramingError::UnsupportedEncoding { encoding, .. } if encoding == "ISO-8859-1"
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<foo:bar/>")),
+        FramingError::UndeclaredPrefix { prefix, .. } if prefix == "foo"
+    ));
+    assert!(matches!(
+        first_error(&with_stream("<message a='1' a='2'/>")),
+        FramingError::NotWellFormed { .. }
+    ));
+}
+
+#[test]
+fn framer_errors_are_sticky() {
+    let mut framer = StreamFramer::default();
+    framer.feed(&with_stream(
+        "<presence/><message><!-- x --></message><presence/>",
+    ));
+    assert!(matches!(
+        framer.next_event(),
+        Ok(Some(StreamEvent::Opened(_)))
+    ));
+    assert!(matches!(
+        framer.next_event(),
+        Ok(Some(StreamEvent::Stanza(_)))
+    ));
+    let err = framer.next_event().expect_err("comment");
+    for _ in 0..3 {
+        assert_eq!(framer.next_event(), Err(err.clone()));
+    }
+    framer.feed(b"<presence/>");
+    framer.restart();
+    assert_eq!(framer.next_event(), Err(err.clone()));
+    assert_eq!(framer.error(), Some(&err));
+    assert_eq!(framer.buffered_len(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Outgoing header (RFC 6120 §4.7, XEP-0206 §3)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn xep0206_3_header_writer_emits_attributes() {
+    let mut out = Vec::new();
+    let header = StreamHeader {
+        from: Some("juliet@example.com"),
+        lang: Some("en"),
+        ..StreamHeader::new("example.com")
+    };
+    header.write(&mut out).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+         xmlns:stream='http://etherx.jabber.org/streams' to='example.com' \
+         from='juliet@example.com' xml:lang='en' version='1.0'>"
+    );
+    write_stream_close(&mut out);
+    assert!(out.ends_with(b"'1.0'></stream:stream>"));
+
+    let mut out = Vec::new();
+    StreamHeader {
+        version: None,
+        ..StreamHeader::new("example.com")
+    }
+    .write(&mut out)
+    .unwrap();
+    assert!(out.ends_with(b" to='example.com'>"));
+}
+
+#[test]
+fn xep0206_3_header_writer_escapes_values() {
+    let mut out = Vec::new();
+    StreamHeader {
+        from: Some("a'b\"c<d>e&f"),
+        lang: Some("x\ty"),
+        ..StreamHeader::new("ex&ample.com")
+    }
+    .write(&mut out)
+    .unwrap();
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(text.contains(" to='ex&amp;ample.com'"), "{text}");
+    assert!(
+        text.contains(" from='a&apos;b&quot;c&lt;d&gt;e&amp;f'"),
+        "{text}"
+    );
+    assert!(text.contains(" xml:lang='x&#9;y'"), "{text}");
+    // What we write, our own framer reads back (round trip through a server echo).
+    let echoed = text.replace(" to='", " id='s1' to='");
+    let (events, result) = feed_all(echoed.as_bytes());
+    assert_eq!(result, Ok(()));
+    let StreamEvent::Opened(header) = &events[0] else {
+        panic!()
+    };
+    assert_eq!(header.to.as_deref(), Some("ex&ample.com"));
+    assert_eq!(header.from.as_deref(), Some("a'b\"c<d>e&f"));
+    assert_eq!(header.lang.as_deref(), Some("x\ty"));
+}
+
+#[test]
+fn xep0206_3_header_writer_refuses_non_xml_characters() {
+    let mut out = Vec::new();
+    let err = StreamHeader::new("exa\u{0}mple.com").write(&mut out);
+    assert_eq!(err, Err(HeaderError::InvalidChar { attribute: "to" }));
+    assert!(out.is_empty(), "nothing written");
+}
+
+// ---------------------------------------------------------------------------
+// Client payload classification (XEP-0206 §2, X2-2)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn xep0206_2_classify_payload_without_namespace_is_jabber_client() {
+    let info = classify_payload(
+        b"<message to='romeo@example.net' type='chat' id='a1'><body>hi</body></message>",
+    )
+    .unwrap();
+    assert_eq!(info.kind, StanzaKind::Message);
+    assert_eq!(info.name, "message");
+    assert!(info.lacks_namespace());
+    assert!(info.is_jabber_client());
+    assert_eq!(info.stanza_type.as_deref(), Some("chat"));
+    assert_eq!(info.id.as_deref(), Some("a1"));
+
+    let info = classify_payload(b" <iq xmlns='jabber:client' type='get' id='p'/> ").unwrap();
+    assert_eq!(info.kind, StanzaKind::Iq);
+    assert!(!info.lacks_namespace());
+    assert!(info.is_jabber_client());
+
+    let info = classify_payload(b"<presence/>").unwrap();
+    assert_eq!(info.kind, StanzaKind::Presence);
+
+    let info = classify_payload(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>").unwrap();
+    assert_eq!(info.kind, StanzaKind::Other);
+    assert!(!info.is_jabber_client());
+
+    let info = classify_payload(b"<message xmlns='urn:other'/>").unwrap();
+    assert_eq!(info.kind, StanzaKind::Other);
+
+    assert!(matches!(
+        classify_payload(b"<x:message/>"),
+        Err(FramingError::UndeclaredPrefix { .. })
+    ));
+    assert!(matches!(
+        classify_payload(b"hello"),
+        Err(FramingError::NotWellFormed { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------
+// Bounces for undeliverable stanzas (XEP-0206 §7, X7-1)
+// ---------------------------------------------------------------------------
+
+fn bounce(input: &str) -> Option<String> {
+    bounce_undeliverable(input.as_bytes())
+        .expect("valid stanza")
+        .map(|b| String::from_utf8(b).expect("UTF-8"))
+}
+
+#[test]
+fn xep0206_7_iq_get_bounces_service_unavailable() {
+    let out = bounce(
+        "<iq xmlns='jabber:client' type='get' id='v1' from='romeo@example.net/orchard' \
+         to='juliet@example.com/balcony'><query xmlns='jabber:iq:version'/></iq>",
+    )
+    .expect("bounced");
+    assert_eq!(
+        out,
+        "<iq xmlns='jabber:client' type='error' id='v1' from='juliet@example.com/balcony' \
+         to='romeo@example.net/orchard'><query xmlns='jabber:iq:version'/><error type='cancel'>\
+         <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    );
+    assert_standalone(out.as_bytes());
+}
+
+#[test]
+fn xep0206_7_iq_set_bounces_and_gains_jabber_client() {
+    let out = bounce("<iq type='set' id='s&amp;1' from='a@b/c' to='d@e/f'/>").expect("bounced");
+    assert_eq!(
+        out,
+        "<iq xmlns='jabber:client' type='error' id='s&amp;1' from='d@e/f' to='a@b/c'>\
+         <error type='cancel'><service-unavailable \
+         xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    );
+    assert_standalone(out.as_bytes());
+    // the bounce is itself an error stanza: bouncing it again gives nothing
+    assert_eq!(bounce(&out), None);
+}
+
+#[test]
+fn xep0206_7_iq_result_and_error_are_not_bounced() {
+    assert_eq!(
+        bounce("<iq type='result' id='1' from='a@b' to='c@d'/>"),
+        None
+    );
+    assert_eq!(
+        bounce(
+            "<iq type='error' id='1'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        ),
+        None
+    );
+}
+
+#[test]
+fn xep0206_7_message_chat_bounces_recipient_unavailable() {
+    let out = bounce(
+        "<message xmlns='jabber:client' xmlns:x='urn:x' type='chat' id='m1' xml:lang='en' \
+         from='romeo@example.net/orchard' to='juliet@example.com/balcony'>\
+         <body>Art thou there?</body><x:thread x:a='1'>t1</x:thread></message>",
+    )
+    .expect("bounced");
+    assert_eq!(
+        out,
+        "<message xmlns='jabber:client' xmlns:x='urn:x' type='error' id='m1' \
+         from='juliet@example.com/balcony' to='romeo@example.net/orchard' xml:lang='en'>\
+         <body>Art thou there?</body><x:thread x:a='1'>t1</x:thread><error type='wait'>\
+         <recipient-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    );
+    assert_standalone(out.as_bytes());
+    // a message without type is `normal` and is bounced too
+    assert!(bounce("<message to='a@b'><body>x</body></message>").is_some());
+}
+
+#[test]
+fn xep0206_7_prefixed_stanza_bounce_keeps_error_in_content_namespace() {
+    let out = bounce("<c:message xmlns:c='jabber:client' to='a@b' from='c@d'/>").expect("bounced");
+    assert_eq!(
+        out,
+        "<c:message xmlns:c='jabber:client' type='error' from='a@b' to='c@d'>\
+         <c:error type='wait'><recipient-unavailable \
+         xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></c:error></c:message>"
+    );
+    assert_standalone(out.as_bytes());
+}
+
+#[test]
+fn xep0206_7_message_error_is_not_bounced() {
+    assert_eq!(
+        bounce(
+            "<message type='error' from='a@b' to='c@d'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+        ),
+        None
+    );
+}
+
+#[test]
+fn xep0206_7_presence_is_dropped_not_bounced() {
+    assert_eq!(bounce("<presence from='a@b/c' to='d@e'/>"), None);
+    assert_eq!(
+        bounce("<presence type='subscribe' from='a@b' to='d@e'/>"),
+        None
+    );
+    assert_eq!(bounce("<r xmlns='urn:xmpp:sm:3'/>"), None);
+}
+
+#[test]
+fn xep0206_7_bounce_refuses_malformed_or_non_standalone_input() {
+    assert!(matches!(
+        bounce_undeliverable(b"<message><body></message>"),
+        Err(FramingError::MismatchedEndTag { .. })
+    ));
+    assert!(matches!(
+        bounce_undeliverable(b"<message><x:y/></message>"),
+        Err(FramingError::UndeclaredPrefix { .. })
+    ));
+    assert!(matches!(
+        bounce_undeliverable(b"<message/><message/>"),
+        Err(FramingError::NotWellFormed { .. })
+    ));
+    assert!(matches!(
+        bounce_undeliverable(b"<message><body>"),
+        Err(FramingError::NotWellFormed { .. })
+    ));
+}
+
+#[test]
+fn xep0206_7_bounce_of_framer_output_round_trips() {
+    let (events, result) = feed_all(&with_stream(
+        "<message from='romeo@example.net' to='juliet@example.com' id='k'><body>hi</body></message>",
+    ));
+    assert_eq!(result, Ok(()));
+    let out = bounce_undeliverable(element_bytes(&events[1]))
+        .unwrap()
+        .expect("bounced");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with(
+        "<message xmlns='jabber:client' type='error' id='k' from='juliet@example.com' to='romeo@example.net'>"
+    ));
+    assert_standalone(text.as_bytes());
+}
