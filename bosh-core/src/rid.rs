@@ -64,7 +64,10 @@ mod tests {
     fn xep0124_14_1_rid_range_is_one_to_2_pow_53_minus_1() {
         assert_eq!(Rid::new(0), None);
         assert_eq!(Rid::new(1), Some(Rid::MIN));
-        assert_eq!(Rid::new(9_007_199_254_740_991).map(Rid::get), Some(9_007_199_254_740_991));
+        assert_eq!(
+            Rid::new(9_007_199_254_740_991).map(Rid::get),
+            Some(9_007_199_254_740_991)
+        );
         assert_eq!(Rid::new(9_007_199_254_740_992), None);
         assert_eq!(Rid::MAX.next(), None);
         assert_eq!(Rid::MIN.checked_sub(1), None);

@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn strophe_timeouts_are_floor_of_wait_times_multiplier() {
         assert_eq!(scaled_wait(60, TIMEOUT_MULTIPLIER), Duration::from_secs(66));
-        assert_eq!(scaled_wait(60, SECONDARY_TIMEOUT_MULTIPLIER), Duration::from_secs(6));
+        assert_eq!(
+            scaled_wait(60, SECONDARY_TIMEOUT_MULTIPLIER),
+            Duration::from_secs(6)
+        );
         assert_eq!(scaled_wait(5, SECONDARY_TIMEOUT_MULTIPLIER), Duration::ZERO);
         assert_eq!(scaled_wait(60, f64::NAN), Duration::ZERO);
         assert_eq!(scaled_wait(60, -1.0), Duration::ZERO);
@@ -73,6 +76,9 @@ mod tests {
             .map(|s| retry_backoff(s, 60, TIMEOUT_MULTIPLIER).as_secs())
             .collect();
         assert_eq!(b, [0, 8, 27, 64, 66, 66]);
-        assert_eq!(retry_backoff(u32::MAX, 60, TIMEOUT_MULTIPLIER).as_secs(), 66);
+        assert_eq!(
+            retry_backoff(u32::MAX, 60, TIMEOUT_MULTIPLIER).as_secs(),
+            66
+        );
     }
 }

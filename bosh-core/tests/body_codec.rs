@@ -103,11 +103,17 @@ fn xep0124_and_xep0206_examples_parse_to_expected_fields() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/xep");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
     let mut checked = 0;
-    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let mut items = line.split('\t');
         let file = items.next().unwrap();
         let expected: BTreeMap<&str, &str> = items
-            .map(|i| i.split_once('=').unwrap_or_else(|| panic!("{file}: bad item {i}")))
+            .map(|i| {
+                i.split_once('=')
+                    .unwrap_or_else(|| panic!("{file}: bad item {i}"))
+            })
             .collect();
         let input = std::fs::read(dir.join(file)).unwrap();
         let body = parse(&input, &limits()).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -131,9 +137,15 @@ fn xep0124_and_xep0206_examples_parse_to_expected_fields() {
         assert_eq!(body.elements().count(), children, "{file}: children");
         if let Some(first) = expected.get("first_child") {
             let e = body.elements().next().unwrap();
-            assert!(e.starts_with(format!("<{first}").as_bytes()), "{file}: first child");
+            assert!(
+                e.starts_with(format!("<{first}").as_bytes()),
+                "{file}: first child"
+            );
         }
-        assert!(body.attrs.extra.is_empty(), "{file}: unexpected extra attributes");
+        assert!(
+            body.attrs.extra.is_empty(),
+            "{file}: unexpected extra attributes"
+        );
         // emit -> parse -> emit is byte-stable, and the value survives.
         let once = emit(&body);
         let again = ok(&once);
@@ -146,8 +158,10 @@ fn xep0124_and_xep0206_examples_parse_to_expected_fields() {
 
 #[test]
 fn xep0124_22_attribute_ranges_are_enforced() {
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' rid='9007199254740991' \
-        wait='65535' hold='255' requests='255' time='0' ack='1'/>");
+    let b = ok(
+        b"<body xmlns='http://jabber.org/protocol/httpbind' rid='9007199254740991' \
+        wait='65535' hold='255' requests='255' time='0' ack='1'/>",
+    );
     assert_eq!(b.attrs.rid, Rid::new(9_007_199_254_740_991));
     assert_eq!(b.attrs.wait, Some(65535));
     assert_eq!(b.attrs.hold, Some(255));
@@ -171,13 +185,17 @@ fn xep0206_booleans_accept_true_1_false_0() {
 
 #[test]
 fn xep0206_attributes_recognised_by_namespace_whatever_the_prefix() {
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:x='urn:xmpp:xbosh' \
-        x:version='1.0' x:restart='true'/>");
+    let b = ok(
+        b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:x='urn:xmpp:xbosh' \
+        x:version='1.0' x:restart='true'/>",
+    );
     assert_eq!(b.attrs.xmpp_version, Some(Version::new(1, 0)));
     assert_eq!(b.attrs.xmpp_restart, Some(true));
     // A prefix named xmpp bound to another namespace is not XEP-0206.
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:other' \
-        xmpp:version='1.0'/>");
+    let b = ok(
+        b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:other' \
+        xmpp:version='1.0'/>",
+    );
     assert_eq!(b.attrs.xmpp_version, None);
     assert_eq!(
         b.attrs.extra,
@@ -214,10 +232,12 @@ fn xep0124_22_unknown_attributes_from_other_namespaces_are_kept() {
 
 #[test]
 fn xep0124_7_1_route_is_kept_opaque() {
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:example.com:9999'/>");
+    let b =
+        ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:example.com:9999'/>");
     assert_eq!(b.attrs.route.as_deref(), Some("xmpp:example.com:9999"));
     // Not a URI: anything goes, it is never parsed.
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:[::1]:5222/x?y#z'/>");
+    let b =
+        ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:[::1]:5222/x?y#z'/>");
     assert_eq!(b.attrs.route.as_deref(), Some("xmpp:[::1]:5222/x?y#z"));
 }
 
@@ -244,8 +264,10 @@ fn payload_is_a_zero_copy_slice_of_the_input() {
 
 #[test]
 fn xep0124_6_payload_message_with_its_own_body_child_is_legal() {
-    let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' rid='1'>\
-        <message xmlns='jabber:client'><body>hi</body></message></body>");
+    let b = ok(
+        b"<body xmlns='http://jabber.org/protocol/httpbind' rid='1'>\
+        <message xmlns='jabber:client'><body>hi</body></message></body>",
+    );
     assert_eq!(b.elements().count(), 1);
 }
 
@@ -273,13 +295,19 @@ fn body_namespace_declarations_travel_with_a_payload_element_handed_on_alone() {
         write_body(&BodyAttrs::default(), [e], &mut out);
         ok(&out);
     }
-    assert!(b.stream_features().unwrap().starts_with(b"<stream:features xmlns:stream="));
+    assert!(
+        b.stream_features()
+            .unwrap()
+            .starts_with(b"<stream:features xmlns:stream=")
+    );
 }
 
 #[test]
 fn prefixed_body_default_namespace_travels_with_children() {
-    let b = ok(b"<hb:body xmlns:hb='http://jabber.org/protocol/httpbind' xmlns='jabber:client' rid='7'>\
-        <message to='a'/></hb:body>");
+    let b = ok(
+        b"<hb:body xmlns:hb='http://jabber.org/protocol/httpbind' xmlns='jabber:client' rid='7'>\
+        <message to='a'/></hb:body>",
+    );
     assert_eq!(b.attrs.rid, Rid::new(7));
     let alone: Vec<Bytes> = b.standalone_elements().collect();
     assert_eq!(&alone[0][..], b"<message xmlns='jabber:client' to='a'/>");
@@ -460,64 +488,186 @@ fn hostile_inputs() -> Vec<(&'static str, Vec<u8>, K)> {
         ("unclosed body", b(">"), K::Unclosed),
         ("unclosed start tag", b(" rid='1'"), K::Malformed),
         ("mismatched end tag", wrap("<a></b>"), K::Mismatch),
-        ("stray end tag", format!("{B}/></x>").into_bytes(), K::Mismatch),
-        ("billion laughs", billion_laughs.as_bytes().to_vec(), K::Doctype),
-        ("DOCTYPE alone", format!("<!DOCTYPE body>{B}/>").into_bytes(), K::Doctype),
+        (
+            "stray end tag",
+            format!("{B}/></x>").into_bytes(),
+            K::Mismatch,
+        ),
+        (
+            "billion laughs",
+            billion_laughs.as_bytes().to_vec(),
+            K::Doctype,
+        ),
+        (
+            "DOCTYPE alone",
+            format!("<!DOCTYPE body>{B}/>").into_bytes(),
+            K::Doctype,
+        ),
         ("100 000-deep nesting", deep.into_bytes(), K::TooDeep),
         ("10 MiB attribute", huge_attr, K::TooLarge),
         ("invalid UTF-8", invalid_utf8, K::Utf8),
-        ("truncated UTF-8", b"<body xmlns='http://jabber.org/protocol/httpbind' sid='\xC3'/>".to_vec(), K::Utf8),
+        (
+            "truncated UTF-8",
+            b"<body xmlns='http://jabber.org/protocol/httpbind' sid='\xC3'/>".to_vec(),
+            K::Utf8,
+        ),
         ("NUL byte", wrap("<m>\0</m>"), K::Char),
         ("control character", wrap("<m>\x07</m>"), K::Char),
         ("U+FFFF", wrap("<m>\u{FFFF}</m>"), K::Char),
-        ("root not body", b"<html xmlns='http://jabber.org/protocol/httpbind'/>".to_vec(), K::NotBody),
-        ("body in the wrong namespace", b"<body xmlns='jabber:client'/>".to_vec(), K::WrongNs),
-        ("body in no namespace", b"<body rid='1'/>".to_vec(), K::WrongNs),
-        ("body with an unbound prefix", b"<b:body rid='1'/>".to_vec(), K::Unbound),
+        (
+            "root not body",
+            b"<html xmlns='http://jabber.org/protocol/httpbind'/>".to_vec(),
+            K::NotBody,
+        ),
+        (
+            "body in the wrong namespace",
+            b"<body xmlns='jabber:client'/>".to_vec(),
+            K::WrongNs,
+        ),
+        (
+            "body in no namespace",
+            b"<body rid='1'/>".to_vec(),
+            K::WrongNs,
+        ),
+        (
+            "body with an unbound prefix",
+            b"<b:body rid='1'/>".to_vec(),
+            K::Unbound,
+        ),
         ("character data in body", wrap("hello<m/>"), K::CharData),
         ("CDATA in body", wrap("<![CDATA[x]]>"), K::CharData),
         ("reference in body", wrap("&amp;"), K::CharData),
         ("processing instruction", wrap("<?php echo 1 ?>"), K::Pi),
-        ("XML declaration not at the start", format!(" <?xml version='1.0'?>{B}/>").into_bytes(), K::Pi),
-        ("XML 1.1 declaration", format!("<?xml version='1.1'?>{B}/>").into_bytes(), K::Decl),
-        ("Latin-1 declaration", format!("<?xml version='1.0' encoding='ISO-8859-1'?>{B}/>").into_bytes(), K::Decl),
+        (
+            "XML declaration not at the start",
+            format!(" <?xml version='1.0'?>{B}/>").into_bytes(),
+            K::Pi,
+        ),
+        (
+            "XML 1.1 declaration",
+            format!("<?xml version='1.1'?>{B}/>").into_bytes(),
+            K::Decl,
+        ),
+        (
+            "Latin-1 declaration",
+            format!("<?xml version='1.0' encoding='ISO-8859-1'?>{B}/>").into_bytes(),
+            K::Decl,
+        ),
         ("comment in payload", wrap("<m><!-- hi --></m>"), K::Comment),
-        ("comment before root", format!("<!-- hi -->{B}/>").into_bytes(), K::Comment),
+        (
+            "comment before root",
+            format!("<!-- hi -->{B}/>").into_bytes(),
+            K::Comment,
+        ),
         ("undefined entity", wrap("<m>&nbsp;</m>"), K::Entity),
-        ("undefined entity in attribute", wrap("<m a='&foo;'/>"), K::Entity),
+        (
+            "undefined entity in attribute",
+            wrap("<m a='&foo;'/>"),
+            K::Entity,
+        ),
         ("external entity reference", wrap("<m>&xxe;</m>"), K::Entity),
         ("char ref to NUL", wrap("<m>&#0;</m>"), K::CharRef),
-        ("char ref to a surrogate", wrap("<m>&#xD800;</m>"), K::CharRef),
+        (
+            "char ref to a surrogate",
+            wrap("<m>&#xD800;</m>"),
+            K::CharRef,
+        ),
         ("char ref not a number", wrap("<m a='&#xZZ;'/>"), K::CharRef),
-        ("trailing element", format!("{B}/><body/>").into_bytes(), K::Trailing),
-        ("trailing text", format!("{B}/>junk").into_bytes(), K::Trailing),
-        ("trailing comment", format!("{B}/><!-- x -->").into_bytes(), K::Comment),
+        (
+            "trailing element",
+            format!("{B}/><body/>").into_bytes(),
+            K::Trailing,
+        ),
+        (
+            "trailing text",
+            format!("{B}/>junk").into_bytes(),
+            K::Trailing,
+        ),
+        (
+            "trailing comment",
+            format!("{B}/><!-- x -->").into_bytes(),
+            K::Comment,
+        ),
         ("element name starting with a digit", wrap("<1m/>"), K::Name),
         ("element name with two colons", wrap("<a:b:c/>"), K::Name),
         ("unbound element prefix", wrap("<x:m/>"), K::Unbound),
         ("unbound attribute prefix", wrap("<m x:a='1'/>"), K::Unbound),
-        ("prefix undeclared outside its scope", wrap("<a xmlns:p='urn:p'/><p:b/>"), K::Unbound),
-        ("empty prefixed namespace", wrap("<m xmlns:p=''/>"), K::NsDecl),
-        ("xmlns prefix declared", wrap("<m xmlns:xmlns='urn:x'/>"), K::NsDecl),
-        ("duplicate attribute in payload", wrap("<m a='1' a='2'/>"), K::Dup),
-        ("duplicate attribute on body", b(" rid='1' rid='2'/>"), K::Dup),
-        ("xbosh attribute twice through two prefixes", b(" xmlns:a='urn:xmpp:xbosh' xmlns:b='urn:xmpp:xbosh' a:version='1.0' b:version='1.0'/>"), K::Dup),
+        (
+            "prefix undeclared outside its scope",
+            wrap("<a xmlns:p='urn:p'/><p:b/>"),
+            K::Unbound,
+        ),
+        (
+            "empty prefixed namespace",
+            wrap("<m xmlns:p=''/>"),
+            K::NsDecl,
+        ),
+        (
+            "xmlns prefix declared",
+            wrap("<m xmlns:xmlns='urn:x'/>"),
+            K::NsDecl,
+        ),
+        (
+            "duplicate attribute in payload",
+            wrap("<m a='1' a='2'/>"),
+            K::Dup,
+        ),
+        (
+            "duplicate attribute on body",
+            b(" rid='1' rid='2'/>"),
+            K::Dup,
+        ),
+        (
+            "xbosh attribute twice through two prefixes",
+            b(
+                " xmlns:a='urn:xmpp:xbosh' xmlns:b='urn:xmpp:xbosh' a:version='1.0' b:version='1.0'/>",
+            ),
+            K::Dup,
+        ),
         ("'<' in attribute value", wrap("<m a='<'/>"), K::Lt),
         ("unquoted attribute", wrap("<m a=1/>"), K::Malformed),
         ("rid zero", b(" rid='0'/>"), K::Attr("rid")),
         ("rid 2^53", b(" rid='9007199254740992'/>"), K::Attr("rid")),
         ("rid negative", b(" rid='-5'/>"), K::Attr("rid")),
-        ("rid overflowing u64", b(" rid='99999999999999999999999'/>"), K::Attr("rid")),
+        (
+            "rid overflowing u64",
+            b(" rid='99999999999999999999999'/>"),
+            K::Attr("rid"),
+        ),
         ("rid hexadecimal", b(" rid='0x10'/>"), K::Attr("rid")),
-        ("wait above unsignedShort", b(" wait='65536'/>"), K::Attr("wait")),
-        ("hold above unsignedByte", b(" hold='256'/>"), K::Attr("hold")),
-        ("requests not a number", b(" requests='two'/>"), K::Attr("requests")),
-        ("time above unsignedShort", b(" time='70000'/>"), K::Attr("time")),
+        (
+            "wait above unsignedShort",
+            b(" wait='65536'/>"),
+            K::Attr("wait"),
+        ),
+        (
+            "hold above unsignedByte",
+            b(" hold='256'/>"),
+            K::Attr("hold"),
+        ),
+        (
+            "requests not a number",
+            b(" requests='two'/>"),
+            K::Attr("requests"),
+        ),
+        (
+            "time above unsignedShort",
+            b(" time='70000'/>"),
+            K::Attr("time"),
+        ),
         ("ack zero", b(" ack='0'/>"), K::Attr("ack")),
         ("ver without minor", b(" ver='1'/>"), K::Attr("ver")),
         ("unknown type", b(" type='result'/>"), K::Attr("type")),
-        ("unknown condition", b(" type='terminate' condition='gone-fishing'/>"), K::Attr("condition")),
-        ("boolean yes", b(" xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='yes'/>"), K::Attr("xmpp:restart")),
+        (
+            "unknown condition",
+            b(" type='terminate' condition='gone-fishing'/>"),
+            K::Attr("condition"),
+        ),
+        (
+            "boolean yes",
+            b(" xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='yes'/>"),
+            K::Attr("xmpp:restart"),
+        ),
     ]
 }
 
@@ -529,8 +679,14 @@ fn xep0124_6_hostile_inputs_are_refused_with_precise_errors() {
         match parse(&input, &limits()) {
             Ok(_) => panic!("{name}: accepted"),
             Err(e) => {
-                assert!(matches_kind(kind, &e.kind), "{name}: expected {kind:?}, got {e}");
-                assert!(e.offset <= input.len().max(limits().max_bytes), "{name}: offset");
+                assert!(
+                    matches_kind(kind, &e.kind),
+                    "{name}: expected {kind:?}, got {e}"
+                );
+                assert!(
+                    e.offset <= input.len().max(limits().max_bytes),
+                    "{name}: offset"
+                );
                 assert_eq!(e.condition(), Condition::BadRequest);
             }
         }
@@ -648,7 +804,10 @@ mod props {
             proptest::option::of(xml_string()),
             proptest::option::of(xml_string()),
             proptest::option::of(xml_string()),
-            proptest::option::of(prop_oneof![Just(BodyType::Terminate), Just(BodyType::Error)]),
+            proptest::option::of(prop_oneof![
+                Just(BodyType::Terminate),
+                Just(BodyType::Error)
+            ]),
             proptest::option::of(proptest::sample::select(Condition::ALL.to_vec())),
             proptest::option::of(version()),
             proptest::option::of(any::<bool>()),

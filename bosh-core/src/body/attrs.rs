@@ -210,7 +210,9 @@ mod tests {
         let v19: Version = "1.9".parse().unwrap();
         assert!(v110 > v19);
         assert_eq!(v110.to_string(), "1.10");
-        for bad in ["", "1", "1.", ".1", "1.x", "-1.0", "1.0.0", "+1.0", "70000.1"] {
+        for bad in [
+            "", "1", "1.", ".1", "1.x", "-1.0", "1.0.0", "+1.0", "70000.1",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
     }

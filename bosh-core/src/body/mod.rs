@@ -140,11 +140,7 @@ impl Body {
         if self.namespaces.is_empty() && self.child_default_ns.is_none() {
             return element;
         }
-        xml::make_standalone(
-            element,
-            &self.namespaces,
-            self.child_default_ns.as_deref(),
-        )
+        xml::make_standalone(element, &self.namespaces, self.child_default_ns.as_deref())
     }
 
     /// The first payload element whose qualified name is `qname` (e.g.

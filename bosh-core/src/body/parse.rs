@@ -96,10 +96,10 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         children: Vec::new(),
     };
     p.run()?;
-    let (attrs, namespaces, child_default_ns) = p.root.take().ok_or(ParseError::new(
-        ParseErrorKind::NoRootElement,
-        input.len(),
-    ))?;
+    let (attrs, namespaces, child_default_ns) = p
+        .root
+        .take()
+        .ok_or(ParseError::new(ParseErrorKind::NoRootElement, input.len()))?;
     let (ps, pe) = p.payload;
     let payload = input.slice(base + ps..base + pe);
     let children = p
@@ -432,7 +432,9 @@ fn attributes<'e>(
             Ok(a) => match a.value {
                 Cow::Borrowed(v) => Ok((a.key.into_inner(), v)),
                 // Values read from a borrowed &str are always borrowed.
-                Cow::Owned(_) => Err(ParseErrorKind::Malformed("unexpected attribute value".into())),
+                Cow::Owned(_) => Err(ParseErrorKind::Malformed(
+                    "unexpected attribute value".into(),
+                )),
             },
             Err(AttrError::Duplicated(at, _)) => {
                 let name: String = content

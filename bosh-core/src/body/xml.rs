@@ -87,7 +87,8 @@ pub(crate) fn check_reference(name: &str) -> Result<(), ParseErrorKind> {
         if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
             return Err(ParseErrorKind::InvalidCharRef);
         }
-        let code = u32::from_str_radix(digits, radix).map_err(|_| ParseErrorKind::InvalidCharRef)?;
+        let code =
+            u32::from_str_radix(digits, radix).map_err(|_| ParseErrorKind::InvalidCharRef)?;
         return match char::from_u32(code) {
             Some(c) if is_xml_char(c) => Ok(()),
             _ => Err(ParseErrorKind::InvalidCharRef),
@@ -110,9 +111,10 @@ pub(crate) fn check_attr_value(raw: &str) -> Result<(), (usize, ParseErrorKind)>
         match bytes[i] {
             b'<' => return Err((i, ParseErrorKind::LtInAttributeValue)),
             b'&' => {
-                let end = raw[i + 1..]
-                    .find(';')
-                    .ok_or((i, ParseErrorKind::Malformed("unterminated reference".into())))?;
+                let end = raw[i + 1..].find(';').ok_or((
+                    i,
+                    ParseErrorKind::Malformed("unterminated reference".into()),
+                ))?;
                 check_reference(&raw[i + 1..i + 1 + end]).map_err(|k| (i, k))?;
                 i += end + 2;
             }
@@ -336,8 +338,14 @@ mod tests {
             check_reference("lol"),
             Err(ParseErrorKind::UndefinedEntity { .. })
         ));
-        for bad in ["#0", "#x0", "#1", "#xD800", "#xFFFE", "#", "#x", "#-1", "#x110000"] {
-            assert_eq!(check_reference(bad), Err(ParseErrorKind::InvalidCharRef), "{bad}");
+        for bad in [
+            "#0", "#x0", "#1", "#xD800", "#xFFFE", "#", "#x", "#-1", "#x110000",
+        ] {
+            assert_eq!(
+                check_reference(bad),
+                Err(ParseErrorKind::InvalidCharRef),
+                "{bad}"
+            );
         }
     }
 
@@ -345,6 +353,9 @@ mod tests {
     fn escape_attr_round_trips_whitespace_as_char_refs() {
         let mut out = Vec::new();
         escape_attr("a&b<c>'\"\t\n\r\u{1}", &mut out);
-        assert_eq!(out, b"a&amp;b&lt;c&gt;&apos;&quot;&#9;&#10;&#13;\xEF\xBF\xBD");
+        assert_eq!(
+            out,
+            b"a&amp;b&lt;c&gt;&apos;&quot;&#9;&#10;&#13;\xEF\xBF\xBD"
+        );
     }
 }

@@ -132,7 +132,12 @@ pub enum ConfigError {
     },
 }
 
-fn check(ok: bool, setting: &'static str, range: &'static str, value: impl ToString) -> Result<(), ConfigError> {
+fn check(
+    ok: bool,
+    setting: &'static str,
+    range: &'static str,
+    value: impl ToString,
+) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
@@ -147,15 +152,30 @@ fn check(ok: bool, setting: &'static str, range: &'static str, value: impl ToStr
 impl ServerConfig {
     /// Checks every setting against its range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check((1..=3600).contains(&self.max_wait), "max_wait", "1..=3600 seconds", self.max_wait)?;
-        check((1..=16).contains(&self.max_hold), "max_hold", "1..=16", self.max_hold)?;
+        check(
+            (1..=3600).contains(&self.max_wait),
+            "max_wait",
+            "1..=3600 seconds",
+            self.max_wait,
+        )?;
+        check(
+            (1..=16).contains(&self.max_hold),
+            "max_hold",
+            "1..=16",
+            self.max_hold,
+        )?;
         check(
             self.inactivity == 0 || self.inactivity >= 5,
             "inactivity",
             "0 (unlimited) or at least 5 seconds",
             self.inactivity,
         )?;
-        check(self.polling <= 60, "polling", "0..=60 seconds", self.polling)?;
+        check(
+            self.polling <= 60,
+            "polling",
+            "0..=60 seconds",
+            self.polling,
+        )?;
         check(self.ver.major == 1, "ver", "1.x", self.ver)?;
         check(
             self.parse_limits.max_bytes >= 1024,
@@ -169,14 +189,24 @@ impl ServerConfig {
             "4..=1024",
             self.parse_limits.max_depth,
         )?;
-        check(self.max_sessions >= 1, "max_sessions", "at least 1", self.max_sessions)?;
+        check(
+            self.max_sessions >= 1,
+            "max_sessions",
+            "at least 1",
+            self.max_sessions,
+        )?;
         check(
             (2..=4096).contains(&self.max_replay),
             "max_replay",
             "2..=4096",
             self.max_replay,
         )?;
-        check(self.max_repeats >= 1, "max_repeats", "at least 1", self.max_repeats)?;
+        check(
+            self.max_repeats >= 1,
+            "max_repeats",
+            "at least 1",
+            self.max_repeats,
+        )?;
         check(
             self.rid_gap_timeout >= Duration::from_secs(1)
                 && self.rid_gap_timeout <= Duration::from_secs(3600),

@@ -57,7 +57,13 @@ impl Incoming {
 
     fn content_type(&self) -> &str {
         match &self.body.attrs.content {
-            Some(c) if c.len() <= 128 && c.bytes().all(|b| (0x20..0x7F).contains(&b)) && !c.is_empty() => c,
+            Some(c)
+                if c.len() <= 128
+                    && c.bytes().all(|b| (0x20..0x7F).contains(&b))
+                    && !c.is_empty() =>
+            {
+                c
+            }
             _ => DEFAULT_CONTENT_TYPE,
         }
     }
@@ -159,7 +165,9 @@ impl ServerEndpoint {
     ) -> Result<ServerSession, Response> {
         let sid_ok = !sid.is_empty()
             && sid.len() <= 128
-            && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && sid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !sid_ok || self.sessions.contains(&sid) {
             return Err(self.refuse(incoming, Condition::InternalServerError));
         }
@@ -181,7 +189,12 @@ impl ServerEndpoint {
     /// `host-unknown` or `improper-addressing` for a `to`/`route` outside the
     /// caller's allow-list (§17.2).
     pub fn refuse(&self, incoming: Incoming, condition: Condition) -> Response {
-        error_response(condition, incoming.is_legacy(), incoming.content_type(), Vec::new())
+        error_response(
+            condition,
+            incoming.is_legacy(),
+            incoming.content_type(),
+            Vec::new(),
+        )
     }
 
     /// Forgets a session that reported [`SessionEvent::Closed`](super::SessionEvent::Closed)

@@ -135,6 +135,10 @@ pub struct ServerSession {
     // Streams (§16) and what is queued for the client.
     streams: Vec<Stream>,
     outbox: VecDeque<Outgoing>,
+    /// An upstream failure with no request open to report it on: the next
+    /// request gets this terminal body (X6-1).
+    deferred: Option<(Condition, Vec<Bytes>)>,
+    deferral_used: bool,
     state: State,
     out: VecDeque<Output>,
 }
@@ -203,18 +207,26 @@ impl ServerSession {
             idle_since: now,
             inactivity_override: None,
             last_arrival: Some(now),
-            last_new_was_empty: body.is_empty(),
+            last_new_was_empty: false,
             last_response_had_payload: true,
             key_expect: a.newkey.clone(),
             streams: Vec::new(),
             outbox: VecDeque::new(),
+            deferred: None,
+            deferral_used: false,
             state: State::Active,
             out: VecDeque::new(),
         };
         for w in warnings {
             s.warn(w);
         }
-        let stream = s.open_stream(a.to.clone(), a.from.clone(), a.xml_lang.clone(), a.xmpp_version, a.route.clone());
+        let stream = s.open_stream(
+            a.to.clone(),
+            a.from.clone(),
+            a.xml_lang.clone(),
+            a.xmpp_version,
+            a.route.clone(),
+        );
         s.deliver(stream, &body);
         s.push_held(now, rid, request, HeldKind::Creation);
         s.settle(now);
@@ -342,6 +354,20 @@ impl ServerSession {
             self.handle_after_termination(request, &body);
             return;
         }
+        if let Some((condition, payload)) = self.deferred.take() {
+            let response = error_response(condition, self.is_legacy(), &self.content_type, payload);
+            if let Some(rid) = body.attrs.rid {
+                self.last_answered = self.last_answered.max(rid.get());
+                self.replay.push_back(Cached {
+                    rid: rid.get(),
+                    body: response.body.clone(),
+                    sent_at: now,
+                });
+            }
+            self.out.push_back(Output::Respond { request, response });
+            self.terminate(now, Some(condition), &[], Vec::new());
+            return;
+        }
         let Some(rid) = body.attrs.rid else {
             self.terminate(now, Some(Condition::BadRequest), &[request], Vec::new());
             return;
@@ -449,7 +475,10 @@ impl ServerSession {
         {
             self.answer_front(now);
         }
-        if let Some(gap) = self.gap_since.and_then(|t| deadline(t, self.config.rid_gap_timeout)) {
+        if let Some(gap) = self
+            .gap_since
+            .and_then(|t| deadline(t, self.config.rid_gap_timeout))
+        {
             if gap <= now {
                 self.give_up_gap(now);
             }
@@ -495,7 +524,12 @@ impl ServerSession {
         let n = self.repeats.entry(rid).or_insert(0);
         *n = n.saturating_add(1);
         if *n > self.config.max_repeats {
-            self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+            self.terminate(
+                now,
+                Some(Condition::PolicyViolation),
+                &[request],
+                Vec::new(),
+            );
             return false;
         }
         true
@@ -532,9 +566,9 @@ impl ServerSession {
         let open = self.open_requests() + 1;
         let requests = usize::from(self.requests);
         let too_soon = self.polling > 0
-            && self
-                .last_arrival
-                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(u64::from(self.polling)));
+            && self.last_arrival.is_some_and(|t| {
+                now.duration_since(t) < Duration::from_secs(u64::from(self.polling))
+            });
         let polling_session = self.hold == 0 || self.wait == 0;
         let violation = !exempt
             && (open > requests
@@ -550,7 +584,12 @@ impl ServerSession {
             if self.config.leniency.overactivity {
                 self.warn(Warning::Overactivity);
             } else {
-                self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+                self.terminate(
+                    now,
+                    Some(Condition::PolicyViolation),
+                    &[request],
+                    Vec::new(),
+                );
                 return false;
             }
         }
@@ -633,7 +672,12 @@ impl ServerSession {
             if self.maxpause > 0 {
                 let granted = if pause > self.maxpause {
                     if !self.config.leniency.pause_above_max {
-                        self.terminate(now, Some(Condition::PolicyViolation), &[request], Vec::new());
+                        self.terminate(
+                            now,
+                            Some(Condition::PolicyViolation),
+                            &[request],
+                            Vec::new(),
+                        );
                         return;
                     }
                     self.warn(Warning::PauseClamped {
@@ -691,7 +735,13 @@ impl ServerSession {
             }
         } else if a.to.is_some() && self.config.multi_stream {
             // §16.3: add a stream (R16.3-3).
-            let id = self.open_stream(a.to.clone(), a.from.clone(), a.xml_lang.clone(), a.xmpp_version, a.route.clone());
+            let id = self.open_stream(
+                a.to.clone(),
+                a.from.clone(),
+                a.xml_lang.clone(),
+                a.xmpp_version,
+                a.route.clone(),
+            );
             kind = HeldKind::AddStream(id);
             self.deliver(id, &body);
         } else if !body.is_empty() {
@@ -709,8 +759,12 @@ impl ServerSession {
                 },
                 None => {
                     // R16.4-8: broadcast to every open stream.
-                    let ids: Vec<StreamId> =
-                        self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+                    let ids: Vec<StreamId> = self
+                        .streams
+                        .iter()
+                        .filter(|s| s.open)
+                        .map(|s| s.id)
+                        .collect();
                     for id in ids {
                         self.deliver(id, &body);
                     }
@@ -807,11 +861,17 @@ impl ServerSession {
     /// An upstream stream failed: the whole session if it was the last open
     /// stream (X6-1, `remote-connection-failed`), else just that stream
     /// (R16.6-1).
-    fn stream_failed(&mut self, now: Instant, idx: usize, condition: Condition, error: Option<Bytes>) {
+    fn stream_failed(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        condition: Condition,
+        error: Option<Bytes>,
+    ) {
         self.streams[idx].open = false;
         let id = self.streams[idx].id;
+        self.upstream(UpstreamCommand::Close { stream: id });
         if self.streams.iter().any(|s| s.open) {
-            self.upstream(UpstreamCommand::Close { stream: id });
             self.queue(now, Outgoing::StreamFatal(id, condition, error));
             return;
         }
@@ -836,7 +896,11 @@ impl ServerSession {
             return;
         }
         // R8-6: never hold more than `hold` (a polling session holds none).
-        let hold = if self.wait == 0 { 0 } else { usize::from(self.hold) };
+        let hold = if self.wait == 0 {
+            0
+        } else {
+            usize::from(self.hold)
+        };
         loop {
             let live = self.held.iter().filter(|h| h.request.is_some()).count();
             let must = live > hold || self.held.iter().any(|h| h.answer_now);
@@ -868,14 +932,22 @@ impl ServerSession {
         let Some(h) = self.held.pop_front() else {
             return;
         };
-        let (payload, stream, fatal) = self.take_outgoing(h.kind);
+        // An aborted request's answer is only cached: keep the payload for a
+        // request that is still there to receive it.
+        let (payload, stream, fatal) = if h.request.is_some() {
+            self.take_outgoing(h.kind)
+        } else {
+            (Vec::new(), None, None)
+        };
         let mut attrs = self.base_attrs(h.rid, Some(&h), !payload.is_empty() || fatal.is_some());
         if let Some((cond, sid)) = fatal {
             attrs.body_type = Some(BodyType::Terminate);
             attrs.condition = Some(cond);
             attrs.stream = self.stream_name(sid).map(str::to_owned);
         } else if let Some(sid) = stream {
-            if self.streams.iter().filter(|s| s.open).count() > 1 || matches!(h.kind, HeldKind::AddStream(_)) {
+            if self.streams.iter().filter(|s| s.open).count() > 1
+                || matches!(h.kind, HeldKind::AddStream(_))
+            {
                 attrs.stream = self.stream_name(sid).map(str::to_owned);
             }
         }
@@ -921,8 +993,11 @@ impl ServerSession {
         for item in self.outbox.drain(..) {
             match item {
                 Outgoing::Payload(s, b) if s == target && rest.is_empty() => payload.push(b),
-                Outgoing::Payload(s, b) if s == target
-                    && !rest.iter().any(|o| matches!(o, Outgoing::StreamFatal(f, ..) if *f == target)) =>
+                Outgoing::Payload(s, b)
+                    if s == target
+                        && !rest
+                            .iter()
+                            .any(|o| matches!(o, Outgoing::StreamFatal(f, ..) if *f == target)) =>
                 {
                     payload.push(b)
                 }
@@ -1055,15 +1130,32 @@ impl ServerSession {
             }
         } else {
             // R16.5-3: payload to every stream.
-            let ids: Vec<StreamId> = self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+            let ids: Vec<StreamId> = self
+                .streams
+                .iter()
+                .filter(|s| s.open)
+                .map(|s| s.id)
+                .collect();
             for id in ids {
                 self.deliver(id, body);
             }
         }
-        self.terminate_with(now, None, TerminationReason::ClientTerminate, &[request], Vec::new());
+        self.terminate_with(
+            now,
+            None,
+            TerminationReason::ClientTerminate,
+            &[request],
+            Vec::new(),
+        );
     }
 
-    fn terminate(&mut self, now: Instant, condition: Option<Condition>, extra: &[RequestId], payload: Vec<Bytes>) {
+    fn terminate(
+        &mut self,
+        now: Instant,
+        condition: Option<Condition>,
+        extra: &[RequestId],
+        payload: Vec<Bytes>,
+    ) {
         let reason = match condition {
             Some(c) => TerminationReason::Condition(c),
             None => TerminationReason::ClientTerminate,
@@ -1085,9 +1177,32 @@ impl ServerSession {
             return;
         }
         let mut open: Vec<RequestId> = self.held.drain(..).filter_map(|h| h.request).collect();
-        open.extend(std::mem::take(&mut self.pending).into_values().map(|p| p.request));
+        open.extend(
+            std::mem::take(&mut self.pending)
+                .into_values()
+                .map(|p| p.request),
+        );
         open.extend_from_slice(extra);
         self.gap_since = None;
+        if let (
+            true,
+            Some(c @ (Condition::RemoteStreamError | Condition::RemoteConnectionFailed)),
+        ) = (open.is_empty() && !self.deferral_used, condition)
+        {
+            self.deferral_used = true;
+            // Nobody to tell yet: close upstream now, tell the next request.
+            for s in &mut self.streams {
+                if s.open {
+                    s.open = false;
+                    self.out
+                        .push_back(Output::Upstream(UpstreamCommand::Close { stream: s.id }));
+                }
+            }
+            self.outbox.clear();
+            self.deferred = Some((c, payload));
+            self.idle_since = now;
+            return;
+        }
         for (i, request) in open.into_iter().enumerate() {
             let response = match condition {
                 Some(c) => {
@@ -1114,7 +1229,12 @@ impl ServerSession {
             };
             self.out.push_back(Output::Respond { request, response });
         }
-        let ids: Vec<StreamId> = self.streams.iter().filter(|s| s.open).map(|s| s.id).collect();
+        let ids: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|s| s.open)
+            .map(|s| s.id)
+            .collect();
         for id in ids {
             self.bounce_stream(id);
             self.upstream(UpstreamCommand::Close { stream: id });

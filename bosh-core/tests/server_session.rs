@@ -1,0 +1,1147 @@
+//! Scenario tests of the connection-manager session, one or more per
+//! requirement of XEP-0124 and XEP-0206 (see CONFORMANCE.md).
+
+mod server_support;
+
+use std::time::Duration;
+
+use bosh_core::body::{BodyAttrs, BodyType, Version};
+use bosh_core::keys::key_hash;
+use bosh_core::server::{
+    Leniency, Routing, ServerConfig, SessionEvent, StreamId, TerminationReason, UpstreamCommand,
+    UpstreamEvent, Warning,
+};
+use bosh_core::{Condition, Rid};
+use bytes::Bytes;
+use server_support::*;
+
+const R: u64 = 1_000;
+
+fn msg(n: u32) -> String {
+    format!(
+        "<message xmlns='jabber:client' to='a@example.com' id='m{n}'><body>{n}</body></message>"
+    )
+}
+
+fn started() -> H {
+    let mut h = H::with_default();
+    h.create(creation_attrs(R), true);
+    h
+}
+
+fn strict() -> ServerConfig {
+    ServerConfig {
+        leniency: Leniency::STRICT,
+        ..ServerConfig::default()
+    }
+}
+
+// ---------- §7 session creation ----------
+
+#[test]
+fn xep0124_7_2_creation_response_carries_every_session_attribute() {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    c.route = Some("xmpp:example.com:5222".into());
+    c.content = Some("text/xml; charset=utf-8".into());
+    let id = h.create(c, false);
+    // X3-1: the stream is opened with the client's to, lang, version, route.
+    assert_eq!(
+        h.upstream[0],
+        UpstreamCommand::Open {
+            stream: StreamId(0),
+            to: Some("example.com".into()),
+            from: None,
+            xml_lang: Some("en".into()),
+            version: Some(Version::new(1, 0)),
+            route: Some("xmpp:example.com:5222".into()),
+        }
+    );
+    // X4-1: held until the features arrive.
+    assert!(!h.answered(id));
+    h.up(
+        0,
+        UpstreamEvent::Opened {
+            id: Some("abc123".into()),
+            from: Some("example.com".into()),
+            version: Some(Version::new(1, 0)),
+        },
+    );
+    assert!(!h.answered(id));
+    h.up(
+        0,
+        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
+    );
+    let b = h.resp(id);
+    let a = &b.attrs;
+    assert_eq!(a.sid.as_deref(), Some(h.sid.as_str()));
+    assert_eq!(a.wait, Some(60));
+    assert_eq!(a.requests, Some(2));
+    assert_eq!(a.hold, Some(1));
+    assert_eq!(a.ver, Some(Version::new(1, 6)));
+    assert_eq!(a.polling, Some(2));
+    assert_eq!(a.inactivity, Some(60));
+    assert_eq!(a.maxpause, Some(120));
+    assert_eq!(a.from.as_deref(), Some("example.com"));
+    assert_eq!(a.ack, Rid::new(R), "R7.2-9: ack = creation rid");
+    assert_eq!(a.authid.as_deref(), Some("abc123"));
+    assert_eq!(a.xmpp_version, Some(Version::new(1, 0)));
+    assert_eq!(a.xmpp_restartlogic, Some(true));
+    assert!(a.stream.is_some(), "R16.2-1: multi-stream advertised");
+    assert!(b.stream_features().is_some());
+    assert_eq!(h.raw(id).status, 200);
+    assert_eq!(h.raw(id).content_type, "text/xml; charset=utf-8");
+}
+
+#[test]
+fn xep0124_7_2_wait_is_clamped_and_hold_never_exceeds_the_clients() {
+    let mut h = H::new(ServerConfig {
+        max_wait: 30,
+        max_hold: 2,
+        ..ServerConfig::default()
+    });
+    let mut c = creation_attrs(R);
+    c.wait = Some(65535);
+    c.hold = Some(5);
+    let id = h.create(c, true);
+    let a = h.resp(id).attrs;
+    assert_eq!(a.wait, Some(30), "R7.2-3");
+    assert_eq!(a.hold, Some(2), "R7.2-7");
+    assert_eq!(a.requests, Some(3), "R7.2-4: hold + 1");
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.hold = Some(0);
+    c.ver = Some(Version::new(1, 20));
+    let id = h.create(c, true);
+    let a = h.resp(id).attrs;
+    assert_eq!(a.hold, Some(0));
+    assert_eq!(a.requests, Some(1));
+    assert_eq!(
+        a.ver,
+        Some(Version::new(1, 11)),
+        "R7.2-6: the lower version"
+    );
+    assert_eq!(
+        a.inactivity,
+        Some(62),
+        "R12-3: polling sessions get more inactivity"
+    );
+}
+
+#[test]
+fn xep0206_4_creation_without_features_is_answered_at_wait_and_features_come_later() {
+    let mut h = H::with_default();
+    let id = h.create(creation_attrs(R), false);
+    h.secs(59);
+    assert!(!h.answered(id));
+    h.secs(1);
+    let b = h.resp(id);
+    assert!(b.attrs.sid.is_some() && b.is_empty());
+    // X4-4: the client polls; the features come in the next response.
+    let poll = h.rid(R + 1, &[]);
+    h.up(
+        0,
+        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
+    );
+    assert!(h.resp(poll).stream_features().is_some());
+}
+
+#[test]
+fn xep0124_7_1_content_is_the_content_type_of_every_response() {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.content = Some("text/plain; charset=utf-8".into());
+    let id = h.create(c, true);
+    assert_eq!(h.raw(id).content_type, "text/plain; charset=utf-8");
+    let poll = h.rid(R + 1, &[]);
+    h.secs(60);
+    assert_eq!(h.raw(poll).content_type, "text/plain; charset=utf-8");
+    let bad = h.rid(R + 5, &[]);
+    assert_eq!(
+        h.raw(bad).content_type,
+        "text/plain; charset=utf-8",
+        "errors too"
+    );
+    // A header-injecting value is not used.
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.content = Some("text/xml\r\nSet-Cookie: x=1".into());
+    let id = h.create(c, true);
+    assert_eq!(h.raw(id).content_type, "text/xml; charset=utf-8");
+    assert!(h.warnings().contains(&Warning::ContentIgnored));
+}
+
+// ---------- §8 payloads and holding ----------
+
+#[test]
+fn xep0124_8_held_request_answered_as_soon_as_a_stanza_arrives() {
+    let mut h = started();
+    let poll = h.rid(R + 1, &[]);
+    assert!(
+        !h.answered(poll),
+        "R8-4: not answered until a payload is available"
+    );
+    h.stanza(&msg(1));
+    assert_eq!(payload_strings(&h.resp(poll)), vec![msg(1)]);
+}
+
+#[test]
+fn xep0124_8_client_payload_is_forwarded_upstream_at_once() {
+    let mut h = started();
+    h.rid(R + 1, &[&msg(1), &msg(2)]);
+    assert_eq!(h.delivered(), vec![msg(1), msg(2)]);
+}
+
+#[test]
+fn xep0124_8_new_request_beyond_hold_answers_the_oldest_with_an_empty_body() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let b = h.rid(R + 2, &[&msg(1)]);
+    let ra = h.resp(a);
+    assert!(ra.is_empty() && !ra.attrs.is_terminate(), "R8-6");
+    assert!(!h.answered(b), "the newest stays held");
+}
+
+#[test]
+fn xep0124_8_empty_body_when_wait_expires() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    h.secs(59);
+    assert!(!h.answered(a));
+    h.secs(1);
+    let b = h.resp(a);
+    assert!(b.is_empty(), "R8-8");
+}
+
+#[test]
+fn xep0124_14_2_out_of_order_requests_are_processed_and_answered_in_rid_order() {
+    let mut h = H::new(ServerConfig {
+        max_hold: 2,
+        ..ServerConfig::default()
+    });
+    let mut c = creation_attrs(R);
+    c.hold = Some(2);
+    h.create(c, true);
+    let b = h.rid(R + 2, &[&msg(2)]);
+    assert!(
+        h.delivered().is_empty(),
+        "R14.2-1: buffered until the gap fills"
+    );
+    let a = h.rid(R + 1, &[&msg(1)]);
+    assert_eq!(h.delivered(), vec![msg(1), msg(2)], "R8-2");
+    h.stanza(&msg(9));
+    // R8-7: the oldest is answered first.
+    assert!(h.answered(a));
+    assert!(!h.answered(b));
+    let pos_a = h.responses.iter().position(|(r, _)| *r == a).unwrap();
+    h.secs(60);
+    let pos_b = h.responses.iter().position(|(r, _)| *r == b).unwrap();
+    assert!(pos_a < pos_b);
+}
+
+// ---------- §14 rids ----------
+
+#[test]
+fn xep0124_14_2_rid_above_the_window_and_too_old_rid_get_identical_answers() {
+    let mut h = started();
+    let above = h.rid(R + 3, &[]); // window is [R+1, R+3)
+    let above_bytes = h.raw(above).body.clone();
+    assert_eq!(condition(&h.resp(above)), Some(Condition::ItemNotFound));
+    let mut h = started();
+    for i in 1..=4 {
+        h.rid(R + i, &[]);
+    }
+    let old = h.rid(R, &[]); // no longer in the replay cache
+    assert_eq!(h.raw(old).body, above_bytes, "R14.3-8");
+}
+
+#[test]
+fn xep0124_14_3_repeated_rid_replays_response() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    let original = h.raw(a).body.clone();
+    let again = h.rid(R + 1, &[]);
+    assert_eq!(h.raw(again).body, original, "R14.3-4: byte-identical");
+    assert!(!h.terminated());
+    // The creation response is replayable too.
+    let creation_again = h.send(creation_attrs(R), &[]);
+    assert!(h.resp(creation_again).attrs.sid.is_some());
+}
+
+#[test]
+fn xep0124_14_3_repeated_rid_still_held_answers_the_older_copy_with_a_recoverable_error() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let a2 = h.rid(R + 1, &[]);
+    assert_eq!(h.resp(a).attrs.body_type, Some(BodyType::Error), "R14.3-5");
+    assert!(!h.answered(a2));
+    h.stanza(&msg(1));
+    assert_eq!(payload_strings(&h.resp(a2)), vec![msg(1)]);
+}
+
+#[test]
+fn xep0124_14_3_too_many_repeats_is_a_policy_violation() {
+    let mut h = H::new(ServerConfig {
+        max_repeats: 3,
+        ..ServerConfig::default()
+    });
+    h.create(creation_attrs(R), true);
+    h.rid(R + 1, &[]);
+    h.secs(60);
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(h.rid(R + 1, &[]));
+    }
+    assert_eq!(
+        condition(&h.resp(last.unwrap())),
+        Some(Condition::PolicyViolation)
+    );
+}
+
+#[test]
+fn xep0124_14_2_gap_that_never_fills_terminates_in_strict_mode() {
+    let mut h = H::new(ServerConfig {
+        max_hold: 2,
+        rid_gap_timeout: Duration::from_secs(10),
+        ..strict()
+    });
+    let mut c = creation_attrs(R);
+    c.hold = Some(2);
+    h.create(c, true);
+    let early = h.rid(R + 2, &[]);
+    h.secs(10);
+    assert_eq!(condition(&h.resp(early)), Some(Condition::ItemNotFound));
+    assert!(h.terminated());
+}
+
+#[test]
+fn xep0124_14_2_gap_that_never_fills_is_skipped_in_lenient_mode() {
+    let mut h = H::new(ServerConfig {
+        max_hold: 2,
+        rid_gap_timeout: Duration::from_secs(10),
+        ..ServerConfig::default()
+    });
+    let mut c = creation_attrs(R);
+    c.hold = Some(2);
+    h.create(c, true);
+    let early = h.rid(R + 2, &[&msg(2)]);
+    h.secs(10);
+    assert_eq!(h.delivered(), vec![msg(2)]);
+    assert!(!h.terminated());
+    assert!(h.warnings().contains(&Warning::RidGapSkipped {
+        from: Rid::new(R + 1).unwrap(),
+        to: Rid::new(R + 1).unwrap()
+    }));
+    h.stanza(&msg(3));
+    assert_eq!(payload_strings(&h.resp(early)), vec![msg(3)]);
+    // The skipped rid arriving late is too old: item-not-found.
+    let late = h.rid(R + 1, &[]);
+    assert_eq!(condition(&h.resp(late)), Some(Condition::ItemNotFound));
+}
+
+#[test]
+fn aborted_request_response_is_kept_for_the_resend() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    h.abort(a);
+    assert!(!h.answered(a));
+    h.stanza(&msg(1));
+    // The stanza waits for a live request; the resend of R+1 gets the cached
+    // (empty) answer, and the next request the stanza.
+    let a2 = h.rid(R + 1, &[]);
+    assert!(h.resp(a2).is_empty());
+    let b = h.rid(R + 2, &[]);
+    assert_eq!(payload_strings(&h.resp(b)), vec![msg(1)]);
+}
+
+// ---------- §9 acks ----------
+
+#[test]
+fn xep0124_9_acks_are_omitted_when_equal_to_the_answered_rid() {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    let a = h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    assert_eq!(h.resp(a).attrs.ack, None, "R9.1-3");
+    let b = h.rid(R + 2, &[]);
+    let c2 = h.rid(R + 3, &[]);
+    // b is answered early (hold=1) while R+3 has been received.
+    assert_eq!(h.resp(b).attrs.ack, Rid::new(R + 3), "R9.1-1");
+    let _ = c2;
+}
+
+#[test]
+fn xep0124_9_2_client_ack_below_last_answered_gets_report_and_time() {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    let a = h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    assert!(h.answered(a));
+    h.secs(2);
+    // The client says it only has responses up to R: it missed R+1's.
+    let b = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            ack: Rid::new(R),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    let rb = h.resp(b);
+    assert_eq!(rb.attrs.report, Rid::new(R + 1), "R9.2-4");
+    assert_eq!(rb.attrs.time, Some(2000));
+    // R9.2-5: the client resends R+1 and gets the original response.
+    let again = h.rid(R + 1, &[]);
+    assert_eq!(payload_strings(&h.resp(again)), vec![msg(1)]);
+}
+
+#[test]
+fn xep0124_14_3_acknowledged_responses_leave_the_replay_cache() {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            ack: Rid::new(R + 1),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    let again = h.rid(R + 1, &[]);
+    assert_eq!(condition(&h.resp(again)), Some(Condition::ItemNotFound));
+}
+
+// ---------- §10 pause and inactivity ----------
+
+#[test]
+fn xep0124_10_pause_answers_held_requests_and_extends_inactivity() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let p = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            pause: Some(100),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.answered(a), "R10-8");
+    assert!(h.resp(p).is_empty(), "R10-9");
+    h.stanza(&msg(1));
+    h.secs(99);
+    assert!(!h.terminated(), "inactivity raised to the pause");
+    h.secs(2);
+    assert!(h.terminated());
+}
+
+#[test]
+fn xep0124_10_pause_above_maxpause_is_clamped_or_refused() {
+    let mut h = started();
+    let p = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            pause: Some(500),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.answered(p));
+    assert!(h.warnings().contains(&Warning::PauseClamped {
+        requested: 500,
+        granted: 120
+    }));
+    h.secs(121);
+    assert!(h.terminated());
+
+    let mut h = H::new(strict());
+    h.create(creation_attrs(R), true);
+    let p = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            pause: Some(500),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert_eq!(condition(&h.resp(p)), Some(Condition::PolicyViolation));
+}
+
+#[test]
+fn xep0124_10_pause_without_maxpause_is_ignored() {
+    let mut h = H::new(ServerConfig {
+        maxpause: 0,
+        ..ServerConfig::default()
+    });
+    let id = h.create(creation_attrs(R), true);
+    assert_eq!(h.resp(id).attrs.maxpause, None);
+    let p = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            pause: Some(30),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(!h.answered(p), "treated as an ordinary poll");
+    assert!(h.warnings().contains(&Warning::PauseIgnored));
+}
+
+#[test]
+fn xep0124_10_inactivity_terminates_silently_and_later_requests_get_item_not_found() {
+    let mut h = started();
+    h.secs(59);
+    assert!(!h.terminated());
+    h.secs(1);
+    assert!(
+        h.events
+            .contains(&SessionEvent::Terminated(TerminationReason::Inactivity))
+    );
+    assert!(h.upstream.contains(&UpstreamCommand::Close {
+        stream: StreamId(0)
+    }));
+    let late = h.rid(R + 1, &[]);
+    assert_eq!(
+        condition(&h.resp(late)),
+        Some(Condition::ItemNotFound),
+        "R10-4"
+    );
+    // After the linger the endpoint forgets the sid.
+    h.secs(30);
+    assert_eq!(h.ep.session_count(), 0);
+    let gone = h.rid(R + 2, &[]);
+    assert_eq!(condition(&h.resp(gone)), Some(Condition::ItemNotFound));
+}
+
+#[test]
+fn xep0124_10_inactivity_is_not_counted_while_a_request_is_held() {
+    let mut h = started();
+    for i in 1..=5 {
+        h.rid(R + i, &[]);
+        h.secs(60);
+    }
+    assert!(!h.terminated());
+}
+
+// ---------- §11, §12 overactivity ----------
+
+#[test]
+fn xep0124_11_too_frequent_empty_requests_violate_policy_in_strict_mode() {
+    let mut h = H::new(strict());
+    h.create(creation_attrs(R), true);
+    h.rid(R + 1, &[]);
+    let b = h.rid(R + 2, &[]); // requests=2 unanswered, empty, < polling apart
+    assert_eq!(
+        condition(&h.resp(b)),
+        Some(Condition::PolicyViolation),
+        "R11-4"
+    );
+
+    let mut h = started(); // lenient: logged
+    h.rid(R + 1, &[]);
+    let b = h.rid(R + 2, &[]);
+    assert!(!h.answered(b));
+    assert!(h.warnings().contains(&Warning::Overactivity));
+    // With a payload it is fine (R11-4 is about empty requests).
+    let mut h = H::new(strict());
+    h.create(creation_attrs(R), true);
+    h.rid(R + 1, &[]);
+    h.rid(R + 2, &[&msg(1)]);
+    assert!(!h.terminated());
+}
+
+#[test]
+fn xep0124_12_polling_session_too_frequent_polls_violate_policy() {
+    let mut h = H::new(strict());
+    let mut c = creation_attrs(R);
+    c.hold = Some(0);
+    h.create(c, true);
+    // X4-4: polling for the features right after creation is allowed.
+    let a = h.rid(R + 1, &[]);
+    assert!(
+        h.resp(a).stream_features().is_some(),
+        "a polling session holds nothing"
+    );
+    h.secs(2);
+    let b = h.rid(R + 2, &[]);
+    assert!(h.resp(b).is_empty());
+    h.secs(1);
+    let c = h.rid(R + 3, &[]);
+    assert_eq!(
+        condition(&h.resp(c)),
+        Some(Condition::PolicyViolation),
+        "R12-4"
+    );
+    // Polling at the advertised interval is fine.
+    let mut h = H::new(strict());
+    let mut c = creation_attrs(R);
+    c.hold = Some(0);
+    h.create(c, true);
+    for i in 1..=5 {
+        h.secs(2);
+        let r = h.rid(R + i, &[]);
+        assert!(h.answered(r));
+    }
+    assert!(!h.terminated());
+}
+
+// ---------- §13 termination ----------
+
+#[test]
+fn xep0124_13_terminate_forwards_payload_and_acknowledges_on_the_oldest_request() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let presence = "<presence type='unavailable' xmlns='jabber:client'/>";
+    let t = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            body_type: Some(BodyType::Terminate),
+            ..BodyAttrs::default()
+        },
+        &[presence],
+    );
+    assert_eq!(h.delivered(), vec![presence.to_owned()], "R13-2");
+    let deliver = h
+        .upstream
+        .iter()
+        .position(|c| matches!(c, UpstreamCommand::Deliver { .. }))
+        .unwrap();
+    let close = h
+        .upstream
+        .iter()
+        .position(|c| matches!(c, UpstreamCommand::Close { .. }))
+        .unwrap();
+    assert!(deliver < close, "payload before the stream closes");
+    let ra = h.resp(a);
+    assert!(
+        ra.attrs.is_terminate() && ra.attrs.condition.is_none(),
+        "R13-5: oldest"
+    );
+    let rt = h.resp(t);
+    assert!(
+        !rt.attrs.is_terminate() && rt.is_empty(),
+        "R13-5: others empty"
+    );
+    assert!(h.events.contains(&SessionEvent::Terminated(
+        TerminationReason::ClientTerminate
+    )));
+}
+
+// ---------- §15 keys ----------
+
+fn chain(seed: &str, n: usize) -> Vec<String> {
+    let mut k = vec![key_hash(seed)];
+    while k.len() < n {
+        let next = key_hash(k.last().unwrap());
+        k.push(next);
+    }
+    k // k[i] = K(i+1)
+}
+
+#[test]
+fn xep0124_15_key_sequence_is_verified_and_can_be_renewed() {
+    let k = chain("seed", 4);
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.newkey = Some(k[3].clone()); // K(4)
+    h.create(c, true);
+    let with_key = |rid: u64, key: &str, newkey: Option<String>| BodyAttrs {
+        rid: Rid::new(rid),
+        key: Some(key.to_owned()),
+        newkey,
+        ..BodyAttrs::default()
+    };
+    h.send(with_key(R + 1, &k[2].to_uppercase(), None), &[]); // K(3), case-insensitive
+    h.send(with_key(R + 2, &k[1], None), &[]);
+    let k2 = chain("other", 3);
+    h.send(with_key(R + 3, &k[0], Some(k2[2].clone())), &[]); // re-key
+    h.send(with_key(R + 4, &k2[1], None), &[]);
+    assert!(!h.terminated(), "a valid chain and a renewal are accepted");
+    let bad = h.send(with_key(R + 5, &k[0], None), &[]);
+    assert_eq!(
+        condition(&h.resp(bad)),
+        Some(Condition::ItemNotFound),
+        "R15.4-4"
+    );
+}
+
+#[test]
+fn xep0124_15_missing_key_terminates_and_is_not_processed() {
+    let k = chain("seed", 3);
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.newkey = Some(k[2].clone());
+    h.create(c, true);
+    let bad = h.rid(R + 1, &[&msg(1)]);
+    assert_eq!(condition(&h.resp(bad)), Some(Condition::ItemNotFound));
+    assert!(h.delivered().is_empty(), "MUST NOT process the request");
+}
+
+// ---------- §16 multiple streams ----------
+
+#[test]
+fn xep0124_16_add_stream_route_payload_and_close_one_stream() {
+    let mut h = started();
+    let first = h.s().stream_name(StreamId(0)).unwrap().to_owned();
+    let add = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            to: Some("example.org".into()),
+            xml_lang: Some("en".into()),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(matches!(
+        h.upstream.last(),
+        Some(UpstreamCommand::Open { stream: StreamId(1), to: Some(t), .. }) if t == "example.org"
+    ));
+    h.up(
+        1,
+        UpstreamEvent::Opened {
+            id: Some("s2".into()),
+            from: Some("example.org".into()),
+            version: None,
+        },
+    );
+    h.up(
+        1,
+        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
+    );
+    let ra = h.resp(add);
+    let second = ra.attrs.stream.clone().unwrap();
+    assert_ne!(second, first, "R16.3-3: a new name");
+    assert_eq!(ra.attrs.from.as_deref(), Some("example.org"));
+    // Payload addressed to the second stream goes there only.
+    h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            stream: Some(second.clone()),
+            ..BodyAttrs::default()
+        },
+        &[&msg(1)],
+    );
+    assert!(h.upstream.iter().any(|c| matches!(
+        c,
+        UpstreamCommand::Deliver {
+            stream: StreamId(1),
+            ..
+        }
+    )));
+    // R16.4-1: with two streams open, payload responses name their stream.
+    h.stanza(&msg(2));
+    let r2 = h
+        .responses
+        .iter()
+        .rev()
+        .map(|(_, r)| parse_response(r))
+        .find(|b| !b.is_empty())
+        .unwrap();
+    assert_eq!(r2.attrs.stream.as_deref(), Some(first.as_str()));
+    // R16.4-8: no stream attribute broadcasts.
+    let before = h.upstream.len();
+    h.rid(R + 3, &[&msg(3)]);
+    let delivers = h.upstream[before..]
+        .iter()
+        .filter(|c| matches!(c, UpstreamCommand::Deliver { .. }))
+        .count();
+    assert_eq!(delivers, 2);
+    // R16.4-4: an unknown stream name is item-not-found.
+    // R16.5-1: terminate with a stream closes only that stream.
+    let t = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 4),
+            stream: Some(second),
+            body_type: Some(BodyType::Terminate),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.answered(t));
+    assert!(h.upstream.contains(&UpstreamCommand::Close {
+        stream: StreamId(1)
+    }));
+    assert!(!h.terminated());
+    let unknown = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 5),
+            stream: Some("nope".into()),
+            ..BodyAttrs::default()
+        },
+        &[&msg(4)],
+    );
+    assert_eq!(condition(&h.resp(unknown)), Some(Condition::ItemNotFound));
+}
+
+#[test]
+fn xep0124_16_without_multi_stream_an_add_stream_request_is_a_poll() {
+    let mut h = H::new(ServerConfig {
+        multi_stream: false,
+        ..ServerConfig::default()
+    });
+    let id = h.create(creation_attrs(R), true);
+    assert_eq!(h.resp(id).attrs.stream, None, "R16.2-1");
+    let add = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            to: Some("example.org".into()),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(!h.answered(add));
+    let opens = h
+        .upstream
+        .iter()
+        .filter(|c| matches!(c, UpstreamCommand::Open { .. }))
+        .count();
+    assert_eq!(opens, 1, "R16.3-2");
+}
+
+// ---------- §17 errors and legacy clients ----------
+
+#[test]
+fn xep0124_17_legacy_clients_get_http_error_codes() {
+    let legacy = || {
+        let mut h = H::with_default();
+        let mut c = creation_attrs(R);
+        c.ver = None;
+        let id = h.create(c, true);
+        assert_eq!(h.resp(id).attrs.ver, None);
+        h
+    };
+    let mut h = legacy();
+    let x = h.rid(R + 7, &[]);
+    assert_eq!(h.raw(x).status, 404, "item-not-found");
+    assert!(h.raw(x).body.is_empty());
+    let mut h = H::new(ServerConfig {
+        leniency: Leniency::STRICT,
+        ..ServerConfig::default()
+    });
+    let mut c = creation_attrs(R);
+    c.ver = None;
+    h.create(c, true);
+    h.rid(R + 1, &[]);
+    let x = h.rid(R + 2, &[]);
+    assert_eq!(h.raw(x).status, 403, "policy-violation");
+    let mut h = legacy();
+    let x = h.send_raw(Bytes::from(format!(
+        "<body xmlns='http://jabber.org/protocol/httpbind' sid='{}'/>",
+        h.sid
+    )));
+    assert_eq!(h.raw(x).status, 400, "bad-request: no rid");
+    // Non-legacy clients always get 200 with a condition (R17.1-2).
+    let mut h = started();
+    let x = h.rid(R + 7, &[]);
+    assert_eq!(h.raw(x).status, 200);
+}
+
+// ---------- XEP-0206 ----------
+
+#[test]
+fn xep0206_5_restart_opens_a_new_stream_and_forwards_the_new_features() {
+    let mut h = started();
+    let sasl = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>";
+    let auth = h.rid(R + 1, &[sasl]);
+    h.stanza("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    assert!(h.answered(auth));
+    let restart = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            to: Some("example.com".into()),
+            xml_lang: Some("en".into()),
+            xmpp_restart: Some(true),
+            ..BodyAttrs::default()
+        },
+        &[&msg(1)],
+    );
+    assert!(matches!(
+        h.upstream.last(),
+        Some(UpstreamCommand::Restart { stream: StreamId(0), to: Some(t), .. }) if t == "example.com"
+    ));
+    assert!(
+        !h.delivered().contains(&msg(1)),
+        "X5-2: payload in a restart is ignored"
+    );
+    assert!(
+        h.warnings()
+            .contains(&Warning::RestartPayloadIgnored { elements: 1 })
+    );
+    assert!(!h.answered(restart));
+    h.up(
+        0,
+        UpstreamEvent::Opened {
+            id: Some("second".into()),
+            from: Some("example.com".into()),
+            version: Some(Version::new(1, 0)),
+        },
+    );
+    let bind = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+    h.up(
+        0,
+        UpstreamEvent::Features(Bytes::from_static(bind.as_bytes())),
+    );
+    let r = h.resp(restart);
+    assert_eq!(
+        r.stream_features().as_deref(),
+        Some(bind.as_bytes()),
+        "X5-4"
+    );
+}
+
+#[test]
+fn xep0206_6_stream_error_with_no_request_held_reaches_the_client_on_its_next_request() {
+    let mut h = started();
+    h.stanza(&msg(1));
+    let err = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Replaced</text></stream:error>";
+    h.up(
+        0,
+        UpstreamEvent::StreamError(Bytes::from_static(err.as_bytes())),
+    );
+    assert!(h.upstream.contains(&UpstreamCommand::Close {
+        stream: StreamId(0)
+    }));
+    assert!(!h.terminated(), "kept until the client can be told");
+    let x = h.rid(R + 1, &[]);
+    let r = h.resp(x);
+    assert_eq!(condition(&r), Some(Condition::RemoteStreamError));
+    // X6-1: the stanzas first, then a full copy of the stream error.
+    assert_eq!(payload_strings(&r), vec![msg(1), err.to_owned()]);
+    assert!(h.terminated());
+    // The client's resend of that rid gets the same answer.
+    let again = h.rid(R + 1, &[]);
+    assert_eq!(h.raw(again).body, h.raw(x).body);
+}
+#[test]
+fn xep0206_6_remote_stream_error_answers_the_held_request_with_the_error_copy() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let err = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
+    h.up(
+        0,
+        UpstreamEvent::StreamError(Bytes::from_static(err.as_bytes())),
+    );
+    let r = h.resp(a);
+    assert_eq!(condition(&r), Some(Condition::RemoteStreamError), "R17.2-2");
+    assert_eq!(
+        r.stream_error().as_deref(),
+        Some(err.as_bytes()),
+        "X6-1: full copy"
+    );
+}
+
+#[test]
+fn xep0206_upstream_loss_is_remote_connection_failed() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    h.up(0, UpstreamEvent::Closed);
+    assert_eq!(
+        condition(&h.resp(a)),
+        Some(Condition::RemoteConnectionFailed)
+    );
+}
+
+#[test]
+fn xep0206_7_undeliverable_stanzas_are_bounced_upstream_when_the_session_dies() {
+    let mut h = started();
+    h.stanza("<iq xmlns='jabber:client' type='get' id='q1' from='x@example.com/r' to='u@example.com/b'><ping xmlns='urn:xmpp:ping'/></iq>");
+    h.stanza("<presence xmlns='jabber:client' from='x@example.com/r'/>");
+    h.stanza("<message xmlns='jabber:client' type='chat' id='m1' from='x@example.com/r' to='u@example.com/b'><body>hi</body></message>");
+    h.secs(60); // inactivity
+    assert!(h.terminated());
+    let bounced = h.delivered();
+    assert_eq!(bounced.len(), 2, "{bounced:?}");
+    assert!(bounced[0].contains("service-unavailable") && bounced[0].contains("type='error'"));
+    assert!(bounced[1].contains("recipient-unavailable"));
+    assert!(h.warnings().contains(&Warning::Bounced {
+        bounced: 2,
+        dropped: 1
+    }));
+    let deliver = h
+        .upstream
+        .iter()
+        .position(|c| matches!(c, UpstreamCommand::Deliver { .. }))
+        .unwrap();
+    let close = h
+        .upstream
+        .iter()
+        .position(|c| matches!(c, UpstreamCommand::Close { .. }))
+        .unwrap();
+    assert!(deliver < close);
+}
+
+#[test]
+fn xep0206_2_payload_elements_are_delivered_standalone() {
+    let mut h = started();
+    h.send_raw(Bytes::from(format!(
+        "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:j='jabber:client' sid='{}' rid='{}'><j:message to='a'/><message to='b'/></body>",
+        h.sid,
+        R + 1
+    )));
+    assert_eq!(
+        h.delivered(),
+        vec![
+            "<j:message xmlns:j='jabber:client' to='a'/>".to_owned(),
+            "<message to='b'/>".to_owned()
+        ]
+    );
+}
+
+// ---------- bad input ----------
+
+#[test]
+fn bad_input_never_panics_and_gets_the_protocol_answer() {
+    let mut h = started();
+    // Unparsable: bad-request from the endpoint; the session is untouched.
+    let x = h.send_raw(Bytes::from_static(b"<body xmlns='wrong'/>"));
+    assert_eq!(condition(&h.resp(x)), Some(Condition::BadRequest));
+    assert!(!h.terminated());
+    // Unknown sid.
+    let x = h.send_raw(Bytes::from_static(
+        b"<body xmlns='http://jabber.org/protocol/httpbind' sid='nope' rid='5'/>",
+    ));
+    assert_eq!(condition(&h.resp(x)), Some(Condition::ItemNotFound));
+    // Huge and deep payloads are refused by the parser.
+    let deep = format!(
+        "<body xmlns='http://jabber.org/protocol/httpbind' sid='{}' rid='{}'>{}</body>",
+        h.sid,
+        R + 1,
+        "<a>".repeat(100)
+    );
+    let x = h.send_raw(Bytes::from(deep));
+    assert_eq!(condition(&h.resp(x)), Some(Condition::BadRequest));
+    assert!(!h.terminated());
+    // A clock that goes backwards does not panic or move deadlines back.
+    let a = h.rid(R + 1, &[]);
+    let back = h.now - Duration::from_secs(30);
+    h.s().handle_timeout(back);
+    h.drain();
+    assert!(!h.answered(a));
+    h.secs(60);
+    assert!(h.answered(a));
+    // A missing rid on a live session is bad-request and ends it.
+    let x = h.send_raw(Bytes::from(format!(
+        "<body xmlns='http://jabber.org/protocol/httpbind' sid='{}'/>",
+        h.sid
+    )));
+    assert_eq!(condition(&h.resp(x)), Some(Condition::BadRequest));
+    assert!(h.terminated());
+}
+
+#[test]
+fn close_answers_every_open_request_with_the_condition() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let now = h.now;
+    h.s().close(now, Condition::SystemShutdown);
+    h.drain();
+    assert_eq!(condition(&h.resp(a)), Some(Condition::SystemShutdown));
+    assert!(h.upstream.contains(&UpstreamCommand::Close {
+        stream: StreamId(0)
+    }));
+}
+
+// ---------- endpoint ----------
+
+#[test]
+fn endpoint_admission_limits_sessions_and_refuses_bad_sids() {
+    let mut h = H::new(ServerConfig {
+        max_sessions: 1,
+        ..ServerConfig::default()
+    });
+    h.create(creation_attrs(R), true);
+    let now = h.now;
+    let full = h.ep.route(
+        now,
+        bosh_core::server::RequestId(99),
+        body_bytes(&creation_attrs(5), &[]),
+    );
+    match full {
+        Routing::Respond(r) => {
+            assert_eq!(
+                condition(&parse_response(&r)),
+                Some(Condition::UndefinedCondition)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut ep = bosh_core::server::ServerEndpoint::new(ServerConfig::default()).unwrap();
+    for sid in ["", "has space", "a\"b"] {
+        let Routing::New(inc) = ep.route(
+            now,
+            bosh_core::server::RequestId(1),
+            body_bytes(&creation_attrs(5), &[]),
+        ) else {
+            panic!()
+        };
+        assert!(ep.accept(now, inc, sid.into(), [0; 16]).is_err(), "{sid:?}");
+    }
+    let Routing::New(inc) = ep.route(
+        now,
+        bosh_core::server::RequestId(1),
+        body_bytes(&creation_attrs(5), &[]),
+    ) else {
+        panic!()
+    };
+    assert!(ep.accept(now, inc, "s1".into(), [0; 16]).is_ok());
+    let Routing::New(inc) = ep.route(
+        now,
+        bosh_core::server::RequestId(2),
+        body_bytes(&creation_attrs(5), &[]),
+    ) else {
+        panic!()
+    };
+    assert!(
+        ep.accept(now, inc, "s1".into(), [0; 16]).is_err(),
+        "duplicate sid"
+    );
+    let Routing::New(inc) = ep.route(
+        now,
+        bosh_core::server::RequestId(3),
+        body_bytes(&creation_attrs(5), &[]),
+    ) else {
+        panic!()
+    };
+    let r = ep.refuse(inc, Condition::HostUnknown);
+    assert_eq!(condition(&parse_response(&r)), Some(Condition::HostUnknown));
+    assert_eq!(ep.session_count(), 1);
+    assert!(ep.session_closed("s1"));
+    assert_eq!(ep.session_count(), 0);
+}
+
+#[test]
+fn config_out_of_range_is_refused() {
+    for bad in [
+        ServerConfig {
+            max_wait: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_hold: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            inactivity: 2,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            max_replay: 1,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            rid_gap_timeout: Duration::ZERO,
+            ..ServerConfig::default()
+        },
+    ] {
+        assert!(bosh_core::server::ServerEndpoint::new(bad).is_err());
+    }
+}
