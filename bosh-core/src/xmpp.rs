@@ -648,10 +648,10 @@ impl StreamFramer {
                 // At a boundary: skip whitespace keep-alives (RFC 6120 §4.6.1).
                 let ws = self.buf.iter().take_while(|b| is_xml_ws(**b)).count();
                 self.advance(ws);
-                if let Some(mark) = self.restart_at {
-                    if self.consumed >= mark {
-                        self.begin_new_stream();
-                    }
+                if let Some(mark) = self.restart_at
+                    && self.consumed >= mark
+                {
+                    self.begin_new_stream();
                 }
                 if self.buf.is_empty() {
                     return Ok(None);
@@ -1246,10 +1246,10 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             }
             info.prefixes.push((prefix.to_owned(), value.into_owned()));
         } else {
-            if let Some((prefix, _)) = key.split_once(':') {
-                if prefix != "xml" {
-                    info.attr_prefixes.push(prefix.to_owned());
-                }
+            if let Some((prefix, _)) = key.split_once(':')
+                && prefix != "xml"
+            {
+                info.attr_prefixes.push(prefix.to_owned());
             }
             if keep {
                 info.attrs.push((key.to_owned(), value.into_owned()));
@@ -1467,10 +1467,10 @@ fn inject_declarations(raw: &[u8], qname_len: usize, needs: &Needs, ctx: &NsCont
     let split = (1 + qname_len).min(raw.len());
     let mut out = Vec::with_capacity(raw.len() + 64);
     out.extend_from_slice(&raw[..split]);
-    if needs.default_ns {
-        if let Some(ns) = &ctx.default_ns {
-            write_attr(&mut out, "xmlns", ns);
-        }
+    if needs.default_ns
+        && let Some(ns) = &ctx.default_ns
+    {
+        write_attr(&mut out, "xmlns", ns);
     }
     for &index in &needs.prefixes {
         if let Some((prefix, ns)) = ctx.prefixes.get(index) {

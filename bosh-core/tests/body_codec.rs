@@ -857,7 +857,6 @@ mod props {
                     })
                     .collect()
             },
-            ..BodyAttrs::default()
         })
     }
 

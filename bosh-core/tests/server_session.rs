@@ -183,7 +183,12 @@ fn xep0124_8_held_request_answered_as_soon_as_a_stanza_arrives() {
         "R8-4: not answered until a payload is available"
     );
     h.stanza(&msg(1));
-    assert_eq!(payload_strings(&h.resp(poll)), vec![msg(1)]);
+    let b = h.resp(poll);
+    assert_eq!(payload_strings(&b), vec![msg(1)]);
+    // R7.2-2, R7.2-5: session attributes only on the creation response.
+    let a = &b.attrs;
+    assert!(a.sid.is_none() && a.wait.is_none() && a.requests.is_none() && a.hold.is_none());
+    assert!(a.ver.is_none() && a.polling.is_none() && a.inactivity.is_none());
 }
 
 #[test]
@@ -1144,4 +1149,39 @@ fn config_out_of_range_is_refused() {
     ] {
         assert!(bosh_core::server::ServerEndpoint::new(bad).is_err());
     }
+}
+
+#[test]
+fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
+    let mut h = started();
+    let add = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            to: Some("example.org".into()),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    h.up(
+        1,
+        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
+    );
+    let second = h.resp(add).attrs.stream.unwrap();
+    let poll = h.rid(R + 2, &[]);
+    let err = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
+    h.up(
+        1,
+        UpstreamEvent::StreamError(Bytes::from_static(err.as_bytes())),
+    );
+    let r = h.resp(poll);
+    assert_eq!(condition(&r), Some(Condition::RemoteStreamError));
+    assert_eq!(r.attrs.stream.as_deref(), Some(second.as_str()), "R16.6-1");
+    assert_eq!(r.stream_error().as_deref(), Some(err.as_bytes()));
+    assert!(h.upstream.contains(&UpstreamCommand::Close {
+        stream: StreamId(1)
+    }));
+    assert!(!h.terminated(), "the session goes on with its first stream");
+    let next = h.rid(R + 3, &[]);
+    h.stanza(&msg(1));
+    assert_eq!(payload_strings(&h.resp(next)), vec![msg(1)]);
 }

@@ -277,10 +277,10 @@ pub(crate) fn make_standalone(
             if p == "xml" || scopes.iter().any(|(_, q)| *q == p) {
                 continue;
             }
-            if let Some(d) = decls.iter().rev().find(|d| d.prefix == p) {
-                if !needed.iter().any(|n| n.prefix == p) {
-                    needed.push(d);
-                }
+            if let Some(d) = decls.iter().rev().find(|d| d.prefix == p)
+                && !needed.iter().any(|n| n.prefix == p)
+            {
+                needed.push(d);
             }
         }
         if empty {

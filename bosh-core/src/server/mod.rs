@@ -23,6 +23,38 @@
 //!
 //! The conformance table that maps every connection-manager requirement to
 //! the test that proves it is in `bosh-core/CONFORMANCE.md`.
+//!
+//! ```
+//! use std::time::Instant;
+//! use bosh_core::server::{
+//!     Output, RequestId, Routing, ServerConfig, ServerEndpoint, StreamId, UpstreamCommand,
+//!     UpstreamEvent,
+//! };
+//!
+//! let mut endpoint = ServerEndpoint::new(ServerConfig::default()).unwrap();
+//! let now = Instant::now();
+//! let body = bytes::Bytes::from_static(
+//!     b"<body rid='1573741820' to='example.com' wait='60' hold='1' ver='1.6' \
+//!       xmlns='http://jabber.org/protocol/httpbind'/>",
+//! );
+//! let Routing::New(incoming) = endpoint.route(now, RequestId(1), body) else { panic!() };
+//! // The sid and the secret come from the caller's CSPRNG.
+//! let mut session = endpoint.accept(now, incoming, "c0ffee".into(), [42; 16]).unwrap();
+//! assert!(matches!(
+//!     session.poll_output(),
+//!     Some(Output::Upstream(UpstreamCommand::Open { stream: StreamId(0), .. }))
+//! ));
+//! // The server's features arrive: the creation request is answered.
+//! let features = bytes::Bytes::from_static(
+//!     b"<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>",
+//! );
+//! session.handle_upstream(now, StreamId(0), UpstreamEvent::Features(features));
+//! let Some(Output::Respond { request, response }) = session.poll_output() else { panic!() };
+//! assert_eq!(request, RequestId(1));
+//! assert!(response.body.starts_with(b"<body sid='c0ffee' "));
+//! // Arm one timer here.
+//! assert!(session.poll_timeout().is_some());
+//! ```
 
 mod config;
 mod endpoint;

@@ -478,10 +478,9 @@ impl ServerSession {
         if let Some(gap) = self
             .gap_since
             .and_then(|t| deadline(t, self.config.rid_gap_timeout))
+            && gap <= now
         {
-            if gap <= now {
-                self.give_up_gap(now);
-            }
+            self.give_up_gap(now);
         }
         if self.state == State::Active && self.inactivity_deadline().is_some_and(|d| d <= now) {
             // R10-3: terminate silently; nothing is open to answer.
@@ -504,12 +503,12 @@ impl ServerSession {
     fn handle_after_termination(&mut self, request: RequestId, body: &Body) {
         // A terminated session still answers replays (§14.3); anything else
         // is a request for a session that no longer exists (R10-4).
-        if let Some(rid) = body.attrs.rid {
-            if let Some(c) = self.replay.iter().find(|c| c.rid == rid.get()) {
-                let body = c.body.clone();
-                self.respond(request, 200, body);
-                return;
-            }
+        if let Some(rid) = body.attrs.rid
+            && let Some(c) = self.replay.iter().find(|c| c.rid == rid.get())
+        {
+            let body = c.body.clone();
+            self.respond(request, 200, body);
+            return;
         }
         let resp = self.error_response(Condition::ItemNotFound);
         self.out.push_back(Output::Respond {
@@ -652,11 +651,11 @@ impl ServerSession {
             let ack = a.ack.map_or(rid - 1, Rid::get);
             self.replay.retain(|c| c.rid > ack);
             self.repeats.retain(|&r, _| r > ack);
-            if ack < self.last_answered {
-                if let Some(c) = self.replay.iter().find(|c| c.rid == ack + 1) {
-                    let ms = now.saturating_duration_since(c.sent_at).as_millis();
-                    report = Some((Rid::new(c.rid).unwrap_or(Rid::MIN), ms.min(65_535) as u16));
-                }
+            if ack < self.last_answered
+                && let Some(c) = self.replay.iter().find(|c| c.rid == ack + 1)
+            {
+                let ms = now.saturating_duration_since(c.sent_at).as_millis();
+                report = Some((Rid::new(c.rid).unwrap_or(Rid::MIN), ms.min(65_535) as u16));
             }
         }
 
@@ -772,11 +771,11 @@ impl ServerSession {
             }
         }
         self.push_held(now, rid, request, kind);
-        if let Some(back) = self.held.back_mut() {
-            if report.is_some() {
-                back.report = report;
-                back.answer_now = true;
-            }
+        if let Some(back) = self.held.back_mut()
+            && report.is_some()
+        {
+            back.report = report;
+            back.answer_now = true;
         }
     }
 
@@ -944,12 +943,11 @@ impl ServerSession {
             attrs.body_type = Some(BodyType::Terminate);
             attrs.condition = Some(cond);
             attrs.stream = self.stream_name(sid).map(str::to_owned);
-        } else if let Some(sid) = stream {
-            if self.streams.iter().filter(|s| s.open).count() > 1
-                || matches!(h.kind, HeldKind::AddStream(_))
-            {
-                attrs.stream = self.stream_name(sid).map(str::to_owned);
-            }
+        } else if let Some(sid) = stream
+            && (self.streams.iter().filter(|s| s.open).count() > 1
+                || matches!(h.kind, HeldKind::AddStream(_)))
+        {
+            attrs.stream = self.stream_name(sid).map(str::to_owned);
         }
         let mut out = Vec::with_capacity(128 + payload.iter().map(Bytes::len).sum::<usize>());
         write_body(&attrs, &payload, &mut out);
@@ -1045,12 +1043,12 @@ impl ServerSession {
             a.report = Some(report);
             a.time = Some(time);
         }
-        if let HeldKind::AddStream(s) = kind {
-            if let Some(st) = self.streams.get(s.0 as usize) {
-                a.stream = Some(st.name.clone());
-                a.from = st.from.clone().or_else(|| st.to.clone());
-                a.xmpp_version = Some(st.version.unwrap_or(Version::new(1, 0)));
-            }
+        if let HeldKind::AddStream(s) = kind
+            && let Some(st) = self.streams.get(s.0 as usize)
+        {
+            a.stream = Some(st.name.clone());
+            a.from = st.from.clone().or_else(|| st.to.clone());
+            a.xmpp_version = Some(st.version.unwrap_or(Version::new(1, 0)));
         }
         let _ = has_payload;
         a
@@ -1294,14 +1292,12 @@ pub(crate) fn error_response(
     content_type: &str,
     payload: Vec<Bytes>,
 ) -> Response {
-    if legacy {
-        if let Some(status) = condition.legacy_http_status() {
-            return Response {
-                status,
-                content_type: content_type.to_owned(),
-                body: Bytes::new(),
-            };
-        }
+    if legacy && let Some(status) = condition.legacy_http_status() {
+        return Response {
+            status,
+            content_type: content_type.to_owned(),
+            body: Bytes::new(),
+        };
     }
     let mut out = Vec::new();
     write_body(&BodyAttrs::terminate(condition), &payload, &mut out);
