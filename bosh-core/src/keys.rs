@@ -43,7 +43,9 @@ pub fn verify_key(key: &str, expected_hash: &str) -> bool {
     if expected.len() != 40 {
         return false;
     }
-    let digest = sha1(key.as_bytes());
+    // Keys are hex: hash the lower-case form so an upper-case client is not
+    // locked out (R15.3-3).
+    let digest = sha1(key.to_ascii_lowercase().as_bytes());
     let mut diff = 0u8;
     for (i, b) in digest.iter().enumerate() {
         let hi = HEX[usize::from(b >> 4)];

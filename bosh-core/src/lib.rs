@@ -6,7 +6,10 @@
 //!
 //! Modules:
 //! - [`body`]: the `<body/>` wrapper codec (XEP-0124 §6, §7, §22; XEP-0206 §2-§5).
+//! - [`client`]: the client session, Strophe.js's BOSH transport sans IO
+//!   (XEP-0124, XEP-0206).
 //! - [`condition`]: terminal and recoverable binding conditions (XEP-0124 §17).
+//! - [`keys`]: key sequencing, SHA-1 key chains (XEP-0124 §15).
 //! - [`rid`]: request identifiers (XEP-0124 §14).
 //! - [`timing`]: deadlines and the client's timeout rules, as pure functions.
 //! - [`xmpp`]: XEP-0206 upstream stream framing for a proxying connection manager.
@@ -14,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod body;
+pub mod client;
 pub mod condition;
 pub mod keys;
 pub mod rid;

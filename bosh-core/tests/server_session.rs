@@ -1185,3 +1185,60 @@ fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
     h.stanza(&msg(1));
     assert_eq!(payload_strings(&h.resp(next)), vec![msg(1)]);
 }
+
+#[test]
+fn xep0124_16_streams_beyond_the_limit_are_a_policy_violation() {
+    let mut h = H::new(ServerConfig {
+        max_streams: 2,
+        ..ServerConfig::default()
+    });
+    h.create(creation_attrs(R), true);
+    let add = |rid| BodyAttrs {
+        rid: Rid::new(rid),
+        to: Some("example.org".into()),
+        ..BodyAttrs::default()
+    };
+    h.send(add(R + 1), &[]);
+    assert!(!h.terminated());
+    let third = h.send(add(R + 2), &[]);
+    assert_eq!(condition(&h.resp(third)), Some(Condition::PolicyViolation));
+    let opens = h
+        .upstream
+        .iter()
+        .filter(|c| matches!(c, UpstreamCommand::Open { .. }))
+        .count();
+    assert_eq!(opens, 2, "no third upstream connection");
+}
+
+#[test]
+fn queued_stanzas_are_bounded_when_the_client_stops_polling() {
+    let mut h = H::new(ServerConfig {
+        max_queued_stanzas: 5,
+        ..ServerConfig::default()
+    });
+    h.create(creation_attrs(R), true);
+    for i in 0..5 {
+        h.stanza(&msg(i));
+    }
+    assert!(!h.terminated());
+    h.stanza(&msg(5));
+    assert!(
+        h.events
+            .contains(&SessionEvent::Terminated(TerminationReason::Condition(
+                Condition::UndefinedCondition
+            )))
+    );
+    let mut h = H::new(ServerConfig {
+        max_queued_bytes: 64 * 1024,
+        ..ServerConfig::default()
+    });
+    h.create(creation_attrs(R), true);
+    let big = format!(
+        "<message xmlns='jabber:client'><body>{}</body></message>",
+        "x".repeat(40_000)
+    );
+    h.stanza(&big);
+    assert!(!h.terminated());
+    h.stanza(&big);
+    assert!(h.terminated(), "bytes bound");
+}

@@ -88,8 +88,14 @@ pub struct ServerConfig {
     /// terminated with `undefined-condition` (a client that stopped
     /// polling must not grow memory without bound). Default 1000.
     pub max_queued_stanzas: usize,
+    /// Most bytes of payload queued for the client (same reason). Default
+    /// 1 MiB.
+    pub max_queued_bytes: usize,
     /// Support for multiple streams (§16). Default true.
     pub multi_stream: bool,
+    /// Most streams one session may open (each is an upstream connection);
+    /// one more is a `policy-violation`. Default 4.
+    pub max_streams: u32,
     /// Lenient handling of rules real clients trip.
     pub leniency: Leniency,
 }
@@ -110,7 +116,9 @@ impl Default for ServerConfig {
             rid_gap_timeout: Duration::from_secs(75),
             linger: Duration::from_secs(30),
             max_queued_stanzas: 1000,
+            max_queued_bytes: 1024 * 1024,
             multi_stream: true,
+            max_streams: 4,
             leniency: Leniency::default(),
         }
     }
@@ -225,6 +233,18 @@ impl ServerConfig {
             "max_queued_stanzas",
             "at least 1",
             self.max_queued_stanzas,
+        )?;
+        check(
+            self.max_queued_bytes >= 64 * 1024,
+            "max_queued_bytes",
+            "at least 65536",
+            self.max_queued_bytes,
+        )?;
+        check(
+            (1..=64).contains(&self.max_streams),
+            "max_streams",
+            "1..=64",
+            self.max_streams,
         )?;
         Ok(())
     }

@@ -135,6 +135,7 @@ pub struct ServerSession {
     // Streams (§16) and what is queued for the client.
     streams: Vec<Stream>,
     outbox: VecDeque<Outgoing>,
+    outbox_bytes: usize,
     /// An upstream failure with no request open to report it on: the next
     /// request gets this terminal body (X6-1).
     deferred: Option<(Condition, Vec<Bytes>)>,
@@ -212,6 +213,7 @@ impl ServerSession {
             key_expect: a.newkey.clone(),
             streams: Vec::new(),
             outbox: VecDeque::new(),
+            outbox_bytes: 0,
             deferred: None,
             deferral_used: false,
             state: State::Active,
@@ -732,8 +734,17 @@ impl ServerSession {
                     elements: body.elements().len(),
                 });
             }
-        } else if a.to.is_some() && self.config.multi_stream {
+        } else if a.to.is_some() && self.config.multi_stream && a.stream.is_none() {
             // §16.3: add a stream (R16.3-3).
+            if self.streams.len() as u32 >= self.config.max_streams {
+                self.terminate(
+                    now,
+                    Some(Condition::PolicyViolation),
+                    &[request],
+                    Vec::new(),
+                );
+                return;
+            }
             let id = self.open_stream(
                 a.to.clone(),
                 a.from.clone(),
@@ -850,9 +861,25 @@ impl ServerSession {
         self.upstream(UpstreamCommand::Deliver { stream, elements });
     }
 
+    fn set_outbox(&mut self, outbox: VecDeque<Outgoing>) {
+        self.outbox_bytes = outbox
+            .iter()
+            .map(|o| match o {
+                Outgoing::Payload(_, b) => b.len(),
+                Outgoing::StreamFatal(..) => 0,
+            })
+            .sum();
+        self.outbox = outbox;
+    }
+
     fn queue(&mut self, now: Instant, item: Outgoing) {
+        if let Outgoing::Payload(_, b) = &item {
+            self.outbox_bytes += b.len();
+        }
         self.outbox.push_back(item);
-        if self.outbox.len() > self.config.max_queued_stanzas {
+        if self.outbox.len() > self.config.max_queued_stanzas
+            || self.outbox_bytes > self.config.max_queued_bytes
+        {
             self.terminate(now, Some(Condition::UndefinedCondition), &[], Vec::new());
         }
     }
@@ -875,9 +902,10 @@ impl ServerSession {
             return;
         }
         // The client gets what was queued, then the error (X6-1).
-        let mut payload: Vec<Bytes> = self
-            .outbox
-            .drain(..)
+        let queued = std::mem::take(&mut self.outbox);
+        self.outbox_bytes = 0;
+        let mut payload: Vec<Bytes> = queued
+            .into_iter()
             .filter_map(|o| match o {
                 Outgoing::Payload(_, b) => Some(b),
                 Outgoing::StreamFatal(..) => None,
@@ -1002,7 +1030,7 @@ impl ServerSession {
                 other => rest.push_back(other),
             }
         }
-        self.outbox = rest;
+        self.set_outbox(rest);
         (payload, Some(target), None)
     }
 
@@ -1196,7 +1224,7 @@ impl ServerSession {
                         .push_back(Output::Upstream(UpstreamCommand::Close { stream: s.id }));
                 }
             }
-            self.outbox.clear();
+            self.set_outbox(VecDeque::new());
             self.deferred = Some((c, payload));
             self.idle_since = now;
             return;
@@ -1240,7 +1268,7 @@ impl ServerSession {
         for s in &mut self.streams {
             s.open = false;
         }
-        self.outbox.clear();
+        self.set_outbox(VecDeque::new());
         self.state = State::Terminated {
             until: deadline(now, self.config.linger),
         };
@@ -1267,7 +1295,7 @@ impl ServerSession {
                 other => rest.push_back(other),
             }
         }
-        self.outbox = rest;
+        self.set_outbox(rest);
         if bounces.is_empty() && dropped == 0 {
             return;
         }
