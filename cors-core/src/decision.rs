@@ -1,5 +1,7 @@
 //! The request view, the decision types and [`decide`].
 
+use std::collections::HashSet;
+
 use thiserror::Error;
 
 use crate::headers::{
@@ -20,7 +22,7 @@ use crate::syntax::{is_token, list_items, trim_ows};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CorsRequest<'a> {
     /// The request method, case-sensitive (`OPTIONS` is a preflight
-    /// candidate, `options` is not).
+    /// candidate, `options` is not; Fetch §2.2.1 "method", §3.2.2).
     pub method: &'a str,
     /// `Origin` (Fetch §3.1).
     pub origin: Option<&'a str>,
@@ -127,7 +129,8 @@ pub enum DenyReason {
     /// by `*` (Fetch §4.7 "CORS-preflight fetch").
     #[error("method `{method}` is not allowed")]
     MethodNotAllowed {
-        /// The requested method.
+        /// The requested method, as sent (Fetch §3.2.2
+        /// `Access-Control-Request-Method`).
         method: String,
     },
     /// `Access-Control-Request-Headers` contains an item that is not a
@@ -137,7 +140,8 @@ pub enum DenyReason {
     /// A requested header is not allowed (Fetch §4.7).
     #[error("header `{name}` is not allowed")]
     HeaderNotAllowed {
-        /// The requested header name, lower-cased.
+        /// The requested header name, lower-cased (Fetch §3.2.2
+        /// `Access-Control-Request-Headers`).
         name: String,
     },
     /// `Authorization` was requested and the policy only has `*`, which never
@@ -163,6 +167,8 @@ impl PreflightAnswer {
     }
 
     /// The headers to send; see [`CorsHeaders`].
+    ///
+    /// Implements: Fetch §3.2.3 "HTTP responses", §4.7.
     #[must_use]
     pub fn headers(&self) -> &CorsHeaders {
         &self.headers
@@ -191,6 +197,8 @@ impl Denial {
     /// once (never calling the application); `None` for a denied actual
     /// request, which still goes to the application (CORS is not access
     /// control: the browser merely withholds the response from the script).
+    ///
+    /// Implements: Fetch §3.2.3 (403 suggested for a denied preflight).
     #[must_use]
     pub fn preflight_status(&self) -> Option<u16> {
         self.preflight_status
@@ -206,6 +214,8 @@ impl Denial {
 
     /// What must still be sent: only `Vary` members, never an
     /// `Access-Control-*` field, so caches keep responses apart.
+    ///
+    /// Implements: Fetch §3.2.3 and appendix "CORS protocol and HTTP caches".
     #[must_use]
     pub fn headers(&self) -> &CorsHeaders {
         &self.headers
@@ -257,6 +267,8 @@ pub enum Decision {
 
 impl Decision {
     /// The headers to apply, whatever the variant.
+    ///
+    /// Implements: Fetch §3.2.3 and appendix "CORS protocol and HTTP caches".
     #[must_use]
     pub fn headers(&self) -> &CorsHeaders {
         match self {
@@ -268,6 +280,8 @@ impl Decision {
 
     /// `Some(status)` when the adapter must answer now, without calling the
     /// application: a preflight, allowed or denied. `None` otherwise.
+    ///
+    /// Implements: Fetch §3.2.2, §3.2.3, §4.7.
     #[must_use]
     pub fn preflight_status(&self) -> Option<u16> {
         match self {
@@ -425,7 +439,10 @@ fn preflight(policy: &CorsPolicy, origin: &str, request: &CorsRequest<'_>) -> De
         });
     }
 
+    // First-seen order, deduplicated through a set: a hostile header with
+    // many thousands of names must not cost quadratic time.
     let mut requested: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for item in request
         .request_headers
         .map(list_items)
@@ -436,7 +453,7 @@ fn preflight(policy: &CorsPolicy, origin: &str, request: &CorsRequest<'_>) -> De
             return deny(DenyReason::InvalidRequestHeaders);
         }
         let lower = item.to_ascii_lowercase();
-        if !requested.contains(&lower) {
+        if seen.insert(lower.clone()) {
             requested.push(lower);
         }
     }
@@ -495,7 +512,15 @@ fn headers_allowed(policy: &CorsPolicy, requested: &[String]) -> Result<(), Deny
     let listed = |list: &[String], name: &str| list.iter().any(|h| h.eq_ignore_ascii_case(name));
     for name in requested {
         match &policy.headers {
-            HeaderRule::Mirror => {}
+            // `*` is a token, but echoed in Access-Control-Allow-Headers it
+            // is the wildcard (Fetch §3.2.4), which would widen the answer
+            // and, with credentials, pair `*` with credentials. A literal
+            // `*` header can only be allowed through `allow_any_header()`.
+            HeaderRule::Mirror => {
+                if name == "*" {
+                    return Err(DenyReason::HeaderNotAllowed { name: name.clone() });
+                }
+            }
             HeaderRule::List(list) => {
                 if !listed(list, name) {
                     return Err(DenyReason::HeaderNotAllowed { name: name.clone() });

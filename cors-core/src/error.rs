@@ -12,38 +12,70 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum OriginError {
     /// The string is empty.
+    ///
+    /// Implements: Fetch §3.1: `Origin` is `origin-or-null`, never empty.
     #[error("the origin is empty")]
     Empty,
     /// There is no `scheme://` prefix (a bare host such as `example.com`).
+    ///
+    /// Implements: Fetch §3.1 `serialized-origin` starts with `scheme "://"`.
     #[error("the origin has no scheme (expected e.g. `https://example.com`)")]
     MissingScheme,
     /// The scheme contains characters outside `[a-z0-9+.-]` or does not
     /// start with a letter.
+    ///
+    /// Implements: Fetch §3.1; RFC 3986 §3.1 `scheme`.
     #[error("the scheme is not valid")]
     InvalidScheme,
     /// Upper-case letters: browsers serialize scheme and host in lower case.
+    ///
+    /// Implements: Fetch §3.1, §4.9 (byte-for-byte comparison).
     #[error("the origin contains upper-case letters (browsers send lower case)")]
     UpperCase,
     /// Non-ASCII characters: internationalized hosts are serialized as punycode.
+    ///
+    /// Implements: Fetch §3.1; URL Standard "domain to ASCII".
     #[error("the origin contains non-ASCII characters (use the punycode form)")]
     NonAscii,
     /// A trailing `/`: an origin has no path.
+    ///
+    /// Implements: Fetch §3.1 `serialized-origin` (no path).
     #[error("the origin ends with `/` (an origin has no path)")]
     TrailingSlash,
     /// A path, query or fragment.
+    ///
+    /// Implements: Fetch §3.1 `serialized-origin` (no path).
     #[error("the origin contains a path, query or fragment")]
     Path,
     /// `user:password@` is never part of an origin.
+    ///
+    /// Implements: Fetch §3.1 `serialized-origin`.
     #[error("the origin contains user information")]
     UserInfo,
-    /// The host is empty or contains characters no serializer produces.
+    /// The host is empty, contains characters no serializer produces, or
+    /// ends in a number (URL Standard "ends in a number checker") without
+    /// being an IPv4 address, e.g. `app.123` or `256.0.0.1`.
+    ///
+    /// Implements: Fetch §3.1; URL Standard "host parsing".
     #[error("the host is not valid")]
     InvalidHost,
+    /// The host is an IP address spelled differently from the way browsers
+    /// serialize it (URL Standard "host serializer"): IPv4 as four decimal
+    /// parts without leading zeros (`127.0.0.1`, not `127.1`, `0x7f.0.0.1`
+    /// or `1.2.3.4.`), IPv6 compressed per RFC 5952 without embedded IPv4
+    /// (`[::1]`, not `[0:0:0:0:0:0:0:1]`). Such an entry could never match
+    /// an `Origin` byte for byte (Fetch §4.9 "CORS check").
+    #[error("the IP address is not spelled as browsers serialize it")]
+    NonCanonicalHost,
     /// The port is empty, not a number in `0..=65535`, or has leading zeros.
+    ///
+    /// Implements: Fetch §3.1 `serialized-origin` `[ ":" port ]`.
     #[error("the port is not valid")]
     InvalidPort,
     /// The scheme's default port (e.g. `:443` for `https`) is omitted by
     /// browsers when they serialize the origin.
+    ///
+    /// Implements: Fetch §3.1; URL Standard "default port".
     #[error("the origin spells out the scheme's default port, which browsers omit")]
     DefaultPort,
 }
@@ -80,7 +112,7 @@ pub enum ConfigError {
     /// `allow_any_origin()` or `allow_origin_pattern()`.
     #[error("`*` inside an origin list (`{origin}`); use allow_any_origin() or a pattern")]
     WildcardInOriginList {
-        /// The offending entry.
+        /// The offending entry (Fetch §3.2.4 `origin-or-null`).
         origin: String,
     },
     /// `*` given as a member of the method, header or exposed-header list:
@@ -88,7 +120,7 @@ pub enum ConfigError {
     /// dedicated "any" setter.
     #[error("`*` inside the {list} list; use the dedicated allow-any setter")]
     WildcardInList {
-        /// `"method"`, `"header"` or `"exposed header"`.
+        /// `"method"`, `"header"` or `"exposed header"` (Fetch §3.2.4).
         list: &'static str,
     },
     /// `allow_any_origin()` combined with a list, pattern or predicate.
@@ -99,9 +131,9 @@ pub enum ConfigError {
     /// An allowed origin is not a `serialized-origin` (Fetch §3.1).
     #[error("`{origin}` is not a serialized origin: {reason}")]
     InvalidOrigin {
-        /// The offending entry.
+        /// The offending entry (Fetch §3.1 `serialized-origin`).
         origin: String,
-        /// What is wrong with it.
+        /// What is wrong with it (Fetch §3.1).
         reason: OriginError,
     },
     /// `null` placed in the origin list; it is only allowed through the
@@ -114,9 +146,9 @@ pub enum ConfigError {
     /// Implements: Fetch §3.1 `serialized-origin`.
     #[error("`{pattern}` is not a valid origin pattern: {reason}")]
     InvalidOriginPattern {
-        /// The offending pattern.
+        /// The offending pattern (Fetch §3.1 `serialized-origin` with `*`).
         pattern: String,
-        /// What is wrong with it.
+        /// What is wrong with it (Fetch §3.1).
         reason: String,
     },
     /// A method is not an RFC 9110 token (Fetch §3.2.4 `method`).

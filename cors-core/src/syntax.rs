@@ -51,7 +51,8 @@ fn default_port(scheme: &str) -> Option<&'static str> {
 /// Parses `scheme "://" host [ ":" port ]` exactly as a browser serializes a
 /// tuple origin: lower-case scheme and host, no user info, no path (not even
 /// a trailing `/`), no query or fragment, no default port, ASCII only
-/// (internationalized names arrive in their punycode form).
+/// (internationalized names arrive in their punycode form), and IP
+/// addresses in the one spelling the URL Standard's host serializer writes.
 ///
 /// The literal `null` is *not* accepted here; callers handle it explicitly.
 pub(crate) fn parse_origin(s: &str) -> Result<ParsedOrigin<'_>, OriginError> {
@@ -65,8 +66,10 @@ pub(crate) fn parse_origin(s: &str) -> Result<ParsedOrigin<'_>, OriginError> {
         return Err(OriginError::MissingScheme);
     };
     check_scheme(scheme)?;
-    if rest.contains(['/', '?', '#']) {
-        return Err(if rest.ends_with('/') && rest.matches('/').count() == 1 {
+    if let Some(at) = rest.find(['/', '?', '#']) {
+        // Only a lone `/` at the very end is a "trailing slash"; anything
+        // else (`/app`, `?/`, `#/`) is a path, query or fragment.
+        return Err(if at + 1 == rest.len() && rest.ends_with('/') {
             OriginError::TrailingSlash
         } else {
             OriginError::Path
@@ -134,18 +137,13 @@ fn check_host(host: &str) -> Result<(), OriginError> {
     }
     if let Some(inner) = host.strip_prefix('[') {
         let inner = inner.strip_suffix(']').unwrap_or(inner);
-        let ok = inner.contains(':')
-            && inner.bytes().all(|b| {
-                b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':' || b == b'.'
-            });
-        return if ok {
-            Ok(())
-        } else {
-            Err(OriginError::InvalidHost)
-        };
+        return check_ipv6(inner);
     }
     if host.is_empty() {
         return Err(OriginError::InvalidHost);
+    }
+    if ends_in_a_number(host) {
+        return check_ipv4(host);
     }
     // A trailing dot denotes a distinct (fully qualified) host and is kept by
     // browsers; empty labels anywhere else are not produced by serialization.
@@ -161,6 +159,134 @@ fn check_host(host: &str) -> Result<(), OriginError> {
     } else {
         Err(OriginError::InvalidHost)
     }
+}
+
+/// URL Standard "ends in a number checker": a host whose last label (a
+/// single trailing dot ignored) is all digits or parses as an IPv4 number
+/// (`0x` hex) is an IPv4 address, never a domain.
+fn ends_in_a_number(host: &str) -> bool {
+    let host = if host.len() > 1 {
+        host.strip_suffix('.').unwrap_or(host)
+    } else {
+        host
+    };
+    let last = host.rsplit('.').next().unwrap_or(host);
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())) || ipv4_number(last).is_some()
+}
+
+/// URL Standard "IPv4 number parser" (decimal, `0x` hex, leading-`0`
+/// octal). `None` on failure or on a value that does not fit in `u64`.
+fn ipv4_number(part: &str) -> Option<u64> {
+    if part.is_empty() {
+        return None;
+    }
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    digits.chars().try_fold(0u64, |acc, c| {
+        let digit = c.to_digit(radix)?;
+        acc.checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))
+    })
+}
+
+/// A host that ends in a number must be exactly the dotted-quad form the
+/// URL Standard's IPv4 serializer produces; other spellings that a URL
+/// parser accepts (`127.1`, `0x7f.0.0.1`, `1.2.3.4.`) are refused as
+/// non-canonical, the rest as invalid.
+fn check_ipv4(host: &str) -> Result<(), OriginError> {
+    let mut parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    if parts.len() > 4 {
+        return Err(OriginError::InvalidHost);
+    }
+    let numbers: Vec<u64> = parts
+        .iter()
+        .map(|part| ipv4_number(part))
+        .collect::<Option<_>>()
+        .ok_or(OriginError::InvalidHost)?;
+    let (last, init) = numbers.split_last().ok_or(OriginError::InvalidHost)?;
+    if init.iter().any(|n| *n > 255) {
+        return Err(OriginError::InvalidHost);
+    }
+    let exponent = u32::try_from(5 - numbers.len()).unwrap_or(4);
+    if *last >= 256u64.pow(exponent) {
+        return Err(OriginError::InvalidHost);
+    }
+    let mut address = *last;
+    for (index, n) in init.iter().enumerate() {
+        address += n << (8 * (3 - index));
+    }
+    let canonical = std::net::Ipv4Addr::from(u32::try_from(address).unwrap_or(u32::MAX));
+    if canonical.to_string() == host {
+        Ok(())
+    } else {
+        Err(OriginError::NonCanonicalHost)
+    }
+}
+
+/// The inside of `[...]`: a valid IPv6 address, spelled as the URL
+/// Standard's IPv6 serializer writes it (RFC 5952: lower-case hex, no
+/// leading zeros, the first longest run of two or more zero pieces
+/// compressed, no embedded IPv4).
+fn check_ipv6(inner: &str) -> Result<(), OriginError> {
+    let charset_ok = inner.contains(':')
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    let address: std::net::Ipv6Addr = match inner.parse() {
+        Ok(address) if charset_ok => address,
+        _ => return Err(OriginError::InvalidHost),
+    };
+    if serialize_ipv6(address.segments()) == inner {
+        Ok(())
+    } else {
+        Err(OriginError::NonCanonicalHost)
+    }
+}
+
+/// URL Standard "IPv6 serializer".
+fn serialize_ipv6(pieces: [u16; 8]) -> String {
+    use std::fmt::Write as _;
+    // First longest run of at least two zero pieces.
+    let mut compress: Option<(usize, usize)> = None;
+    let mut index = 0;
+    while index < pieces.len() {
+        let start = index;
+        while index < pieces.len() && pieces[index] == 0 {
+            index += 1;
+        }
+        let len = index - start;
+        if len >= 2 && compress.is_none_or(|(_, best)| len > best) {
+            compress = Some((start, len));
+        }
+        index += 1;
+    }
+    let mut out = String::new();
+    let mut index = 0;
+    while index < pieces.len() {
+        if let Some((start, len)) = compress.filter(|(start, _)| *start == index) {
+            out.push_str(if start == 0 { "::" } else { ":" });
+            index += len;
+            continue;
+        }
+        let _ = write!(out, "{:x}", pieces[index]);
+        if index != 7 {
+            out.push(':');
+        }
+        index += 1;
+    }
+    out
 }
 
 fn check_port(port: &str) -> Result<(), OriginError> {
@@ -281,6 +407,124 @@ mod tests {
             ("https://[::G]", Err(E::UpperCase), "upper-case in IPv6"),
             ("https://[::1", Err(E::InvalidHost), "unterminated IPv6"),
             ("https://[::1]x", Err(E::InvalidHost), "garbage after IPv6"),
+            ("https://example.com?/", Err(E::Path), "query ending in `/`"),
+            (
+                "https://example.com#/",
+                Err(E::Path),
+                "fragment ending in `/`",
+            ),
+            // Hosts that end in a number are IPv4 addresses (URL Standard
+            // "ends in a number checker"); browsers serialize them as a
+            // dotted quad of decimal numbers without leading zeros.
+            ("http://10.0.0.255:8080", Ok(()), "canonical IPv4 with port"),
+            ("http://0.0.0.0", Ok(()), "all-zero IPv4"),
+            (
+                "http://127.1",
+                Err(E::NonCanonicalHost),
+                "short IPv4 (127.0.0.1)",
+            ),
+            (
+                "http://2130706433",
+                Err(E::NonCanonicalHost),
+                "IPv4 as one number",
+            ),
+            (
+                "http://127.000.0.1",
+                Err(E::NonCanonicalHost),
+                "octal IPv4 part",
+            ),
+            (
+                "http://0x7f.0.0.1",
+                Err(E::NonCanonicalHost),
+                "hex IPv4 part",
+            ),
+            (
+                "http://010.0.0.1",
+                Err(E::NonCanonicalHost),
+                "leading zero is octal",
+            ),
+            (
+                "http://1.2.3.4.",
+                Err(E::NonCanonicalHost),
+                "IPv4 trailing dot dropped",
+            ),
+            (
+                "http://256.0.0.1",
+                Err(E::InvalidHost),
+                "IPv4 part above 255",
+            ),
+            ("http://1.2.3.4.5", Err(E::InvalidHost), "five IPv4 parts"),
+            (
+                "http://1.2.3.09",
+                Err(E::InvalidHost),
+                "9 is not an octal digit",
+            ),
+            (
+                "https://app.123",
+                Err(E::InvalidHost),
+                "domain ending in a number",
+            ),
+            (
+                "https://app.0x1f",
+                Err(E::InvalidHost),
+                "domain ending in a hex number",
+            ),
+            (
+                "https://99999999999999999999999",
+                Err(E::InvalidHost),
+                "IPv4 overflow",
+            ),
+            ("https://app.1x", Ok(()), "last label not a number"),
+            // IPv6: browsers compress the first longest run of zeros, print
+            // lower-case hex without leading zeros and never embed IPv4.
+            ("https://[2001:db8::1]", Ok(()), "compressed IPv6"),
+            ("https://[::]", Ok(()), "unspecified IPv6"),
+            (
+                "https://[1:0:0:2::3]",
+                Ok(()),
+                "first longest run compressed",
+            ),
+            (
+                "https://[1::2:3:4:5:6:7]",
+                Err(E::NonCanonicalHost),
+                "a single zero is not compressed",
+            ),
+            (
+                "https://[1:0:0:2:0:0:0:3]",
+                Err(E::NonCanonicalHost),
+                "uncompressed zeros",
+            ),
+            (
+                "https://[1::2:0:0:0:3]",
+                Err(E::NonCanonicalHost),
+                "not the longest run",
+            ),
+            (
+                "https://[0:0:0:0:0:0:0:1]",
+                Err(E::NonCanonicalHost),
+                "uncompressed loopback",
+            ),
+            (
+                "https://[::0001]",
+                Err(E::NonCanonicalHost),
+                "leading zeros in a piece",
+            ),
+            (
+                "https://[::ffff:1.2.3.4]",
+                Err(E::NonCanonicalHost),
+                "embedded IPv4",
+            ),
+            ("https://[:::]", Err(E::InvalidHost), "three colons"),
+            (
+                "https://[1:2:3:4:5:6:7:8:9]",
+                Err(E::InvalidHost),
+                "nine pieces",
+            ),
+            (
+                "https://[::1]:443",
+                Err(E::DefaultPort),
+                "IPv6 with default port",
+            ),
         ];
         for (input, expected, description) in rows {
             assert_eq!(

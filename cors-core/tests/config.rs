@@ -123,6 +123,30 @@ fn config_rejects_contradictions() {
             },
         ),
         (
+            "§3.1 serialized-origin: browsers send 127.0.0.1, never 127.1",
+            || CorsPolicy::builder().allow_origin("http://127.1:5280"),
+            ConfigError::InvalidOrigin {
+                origin: "http://127.1:5280".to_owned(),
+                reason: OriginError::NonCanonicalHost,
+            },
+        ),
+        (
+            "§3.1 serialized-origin: browsers send [::1], never the long form",
+            || CorsPolicy::builder().allow_origin("http://[0:0:0:0:0:0:0:1]:5280"),
+            ConfigError::InvalidOrigin {
+                origin: "http://[0:0:0:0:0:0:0:1]:5280".to_owned(),
+                reason: OriginError::NonCanonicalHost,
+            },
+        ),
+        (
+            "§3.1 serialized-origin: a host ending in a number must be IPv4",
+            || CorsPolicy::builder().allow_origin("https://app.123"),
+            ConfigError::InvalidOrigin {
+                origin: "https://app.123".to_owned(),
+                reason: OriginError::InvalidHost,
+            },
+        ),
+        (
             "max-age above 86400",
             || base().max_age(86_401),
             ConfigError::MaxAgeTooLarge(86_401),

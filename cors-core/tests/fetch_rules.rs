@@ -1156,3 +1156,87 @@ fn cors_request_classification() {
         assert_eq!(request.is_preflight(), *preflight, "{desc}");
     }
 }
+
+#[test]
+fn fetch_mirror_never_echoes_a_wildcard_name() {
+    // `*` is a valid token (a script may set a header literally named `*`),
+    // but echoed in `Access-Control-Allow-Headers` it becomes the wildcard
+    // (§3.2.4) and, with credentials, pairs `*` with ACAC: never mirror it.
+    let mirror_creds = || {
+        build(
+            CorsPolicy::builder()
+                .allow_origin(APP)
+                .allow_credentials(true)
+                .mirror_request_headers(),
+        )
+    };
+    check(&[
+        Row {
+            desc: "mirror + credentials: a requested `*` is not echoed",
+            policy: mirror_creds,
+            request: pre(APP, "GET").with_request_headers("*"),
+            kind: Kind::DeniedPreflight(403),
+            has: &[],
+            lacks: &[ACAO, ACAC, ACAH],
+            vary: &["Origin", "Access-Control-Request-Headers"],
+        },
+        Row {
+            desc: "mirror + credentials: `*` hidden in a list is not echoed",
+            policy: mirror_creds,
+            request: pre(APP, "GET").with_request_headers("x-a, * ,x-b"),
+            kind: Kind::DeniedPreflight(403),
+            has: &[],
+            lacks: &[ACAO, ACAC, ACAH],
+            vary: &["Origin", "Access-Control-Request-Headers"],
+        },
+        Row {
+            desc: "mirror without credentials: `*` would widen to the wildcard; denied",
+            policy: mirror,
+            request: pre(APP, "PUT").with_request_headers("*"),
+            kind: Kind::DeniedPreflight(403),
+            has: &[],
+            lacks: &[ACAO, ACAH],
+            vary: &["Origin", "Access-Control-Request-Headers"],
+        },
+        Row {
+            desc: "mirror + credentials: ordinary names are still echoed",
+            policy: mirror_creds,
+            request: pre(APP, "GET").with_request_headers("x-a,authorization"),
+            kind: Kind::Preflight(204),
+            has: &[(ACAH, "x-a, authorization"), (ACAC, "true")],
+            lacks: &[],
+            vary: &["Origin", "Access-Control-Request-Headers"],
+        },
+    ]);
+    let decision = decide(&mirror(), &pre(APP, "PUT").with_request_headers("x-a,*"));
+    assert_eq!(
+        decision.deny_reason(),
+        Some(&DenyReason::HeaderNotAllowed {
+            name: "*".to_owned()
+        })
+    );
+}
+
+#[test]
+fn fetch_request_headers_huge_hostile_list_is_deduplicated() {
+    // A hostile `Access-Control-Request-Headers` with ~100k distinct names
+    // (about 690 KB), each repeated: every distinct name is echoed once.
+    // (Deduplication uses a set; a quadratic scan took minutes on this input.)
+    let names: Vec<String> = (0..100_000).map(|i| format!("x-h{i}")).collect();
+    let acrh = format!("{},{}", names.join(","), names.join(","));
+    let decision = decide(&mirror(), &pre(APP, "PUT").with_request_headers(&acrh));
+    assert_eq!(decision.preflight_status(), Some(204));
+    let echoed = decision.headers().get(ACAH).map(|v| v.split(", ").count());
+    assert_eq!(echoed, Some(100_000), "every distinct name echoed once");
+}
+
+#[test]
+fn fetch_allows_origin_agrees_with_decide_on_whitespace() {
+    let policy = list_creds();
+    for origin in [" https://app.example.com", "https://app.example.com\t"] {
+        let decided = decide(&policy, &get(origin)).allow_origin().is_some();
+        assert!(decided, "{origin:?}: decide trims OWS");
+        assert_eq!(policy.allows_origin(origin), decided, "{origin:?}");
+    }
+    assert!(!policy.allows_origin(" https://evil.example.net "));
+}

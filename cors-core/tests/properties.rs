@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use cors_core::{CorsPolicy, CorsRequest, Decision, decide, merge_vary};
+use cors_core::{ConfigError, CorsPolicy, CorsRequest, Decision, OriginError, decide, merge_vary};
 use proptest::prelude::*;
 
 /// What a random policy was built from, kept as an oracle.
@@ -17,6 +17,7 @@ struct Spec {
     headers: u8,
     expose: u8,
     pna: bool,
+    pattern: bool,
 }
 
 impl Spec {
@@ -30,6 +31,9 @@ impl Spec {
         } else {
             b.allow_origins(self.origins.iter().cloned())
         };
+        if self.pattern {
+            b = b.allow_origin_pattern("https://*.example.com");
+        }
         b = match self.methods {
             0 => b,
             1 => b.allow_methods(["PUT", "DELETE"]),
@@ -48,13 +52,30 @@ impl Spec {
         b.build().ok()
     }
 
-    /// Exact oracle for "does this origin get ACAO" (no patterns/predicates).
+    /// Independent oracle for "does this origin get ACAO".
     fn allows(&self, origin: &str) -> bool {
         let origin = origin.trim_matches([' ', '\t']);
         self.any_origin
             || (origin == "null" && self.allow_null)
             || self.origins.iter().any(|o| o == origin)
+            || (self.pattern && in_pattern(origin))
     }
+}
+
+/// Oracle for `https://*.example.com`: `https://`, then one or more
+/// non-empty labels of `[a-z0-9_-]`, then `.example.com`, nothing else.
+fn in_pattern(origin: &str) -> bool {
+    origin
+        .strip_prefix("https://")
+        .and_then(|rest| rest.strip_suffix(".example.com"))
+        .is_some_and(|labels| {
+            labels.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
+            })
+        })
 }
 
 fn valid_origin() -> impl Strategy<Value = String> {
@@ -83,9 +104,10 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
         0u8..3,
         0u8..3,
         any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
-            |(any_origin, origins, allow_null, credentials, methods, headers, expose, pna)| Spec {
+            |(
                 any_origin,
                 origins,
                 allow_null,
@@ -94,6 +116,17 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
                 headers,
                 expose,
                 pna,
+                pattern,
+            )| Spec {
+                any_origin,
+                origins,
+                allow_null,
+                credentials,
+                methods,
+                headers,
+                expose,
+                pna,
+                pattern,
             },
         )
 }
@@ -108,6 +141,11 @@ fn arb_origin() -> impl Strategy<Value = String> {
         Just("NULL".to_owned()),
         Just("*".to_owned()),
         Just(String::new()),
+        Just("https://example.com".to_owned()),
+        Just("https://a.example.com.evil.net".to_owned()),
+        Just("https://evilexample.com".to_owned()),
+        "[a-z]{1,5}".prop_map(|l| format!("https://{l}.example.com")),
+        "[a-z]{1,5}".prop_map(|l| format!("http://{l}.example.com")),
         valid_origin().prop_map(|o| format!("{o}/")),
         valid_origin().prop_map(|o| o.to_uppercase()),
         valid_origin().prop_map(|o| format!("{o}, {APP}")),
@@ -132,6 +170,8 @@ fn arb_header_list() -> impl Strategy<Value = String> {
         Just("content-type".to_owned()),
         Just("authorization".to_owned()),
         Just("content-type, x-a , ,AUTHORIZATION".to_owned()),
+        Just("*".to_owned()),
+        Just("x-a, *".to_owned()),
         "[a-zA-Z-]{1,10}(, ?[a-zA-Z-]{1,10}){0,3}",
         ".{0,20}",
     ]
@@ -305,16 +345,26 @@ proptest! {
         headers in proptest::collection::vec(".{0,12}", 0..3),
         max_age in any::<u32>(),
         status in any::<u16>(),
+        denied_status in any::<u16>(),
         credentials in any::<bool>(),
+        flags in any::<[bool; 7]>(),
     ) {
-        let result = CorsPolicy::builder()
+        let mut result = CorsPolicy::builder()
             .allow_origins(origins)
             .allow_methods(methods)
             .allow_headers(headers.clone())
             .expose_headers(headers)
             .max_age(max_age)
             .preflight_status(status)
-            .allow_credentials(credentials);
+            .denied_preflight_status(denied_status)
+            .allow_credentials(credentials)
+            .allow_null_origin(flags[0])
+            .allow_private_network(flags[1]);
+        if flags[2] { result = result.allow_any_origin(); }
+        if flags[3] { result = result.allow_any_method(); }
+        if flags[4] { result = result.allow_any_header(); }
+        if flags[5] { result = result.mirror_request_headers(); }
+        if flags[6] { result = result.expose_any_header().allow_origin_predicate(|o| o.len() % 2 == 0); }
         let result = patterns
             .into_iter()
             .fold(result, |b, p| b.allow_origin_pattern(p))
@@ -344,5 +394,96 @@ proptest! {
             prop_assert!(members.contains(&token.to_ascii_lowercase()), "{} in {}", token, merged);
         }
         prop_assert_eq!(merge_vary(Some(&merged), &add_refs), merged.clone(), "idempotent");
+    }
+}
+
+/// Pieces with frequent zero runs, so compression cases are common.
+fn arb_ipv6() -> impl Strategy<Value = [u16; 8]> {
+    proptest::array::uniform8(prop_oneof![3 => Just(0u16), 1 => Just(1u16), 4 => any::<u16>()])
+}
+
+proptest! {
+    #[test]
+    fn prop_ip_origins_accepted_only_in_browser_form(
+        v4 in any::<u32>(),
+        pieces in arb_ipv6(),
+    ) {
+        // IPv4: the dotted quad is what browsers send; the single-number
+        // spelling parses to the same address but is never sent.
+        let ip = std::net::Ipv4Addr::from(v4);
+        let dotted = format!("http://{ip}:5280");
+        prop_assert!(CorsPolicy::builder().allow_origin(dotted.clone()).build().is_ok(), "{}", dotted);
+        let number = format!("http://{v4}:5280");
+        let refused = matches!(
+            CorsPolicy::builder().allow_origin(number.clone()).build(),
+            Err(ConfigError::InvalidOrigin { reason: OriginError::NonCanonicalHost, .. })
+        );
+        prop_assert!(refused, "{}", number);
+
+        // IPv6: std's Display follows RFC 5952 like the URL serializer,
+        // except that it embeds IPv4 for mapped addresses.
+        let ip = std::net::Ipv6Addr::from(pieces);
+        prop_assume!(ip.to_ipv4_mapped().is_none());
+        let canonical = format!("https://[{ip}]");
+        let built = CorsPolicy::builder().allow_origin(canonical.clone()).build();
+        prop_assert!(built.is_ok(), "{} -> {:?}", canonical, built);
+        let expanded = format!(
+            "https://[{}]",
+            pieces.iter().map(|p| format!("{p:x}")).collect::<Vec<_>>().join(":")
+        );
+        let built = CorsPolicy::builder().allow_origin(expanded.clone()).build();
+        prop_assert_eq!(built.is_ok(), expanded == canonical, "{}", expanded);
+    }
+
+    #[test]
+    fn prop_decide_never_panics_on_arbitrary_strings(
+        method in ".{0,12}",
+        origin in proptest::option::of(".{0,40}"),
+        acrm in proptest::option::of(".{0,12}"),
+        acrh in proptest::option::of(".{0,40}"),
+        acrpn in proptest::option::of(".{0,8}"),
+        spec in arb_spec(),
+    ) {
+        let Some(policy) = spec.build() else { return Ok(()) };
+        let request = CorsRequest {
+            method: &method,
+            origin: origin.as_deref(),
+            request_method: acrm.as_deref(),
+            request_headers: acrh.as_deref(),
+            request_private_network: acrpn.as_deref(),
+        };
+        let decision = decide(&policy, &request);
+        // Whatever came in, what goes out is a single, well-formed ACAO.
+        if let Some(value) = decision.allow_origin() {
+            prop_assert!(value == "*" || policy.allows_origin(value), "{:?}", decision);
+            prop_assert!(!value.contains([',', '\r', '\n']), "{:?}", decision);
+        }
+        prop_assert_eq!(decision.headers().vary().contains(&"Origin"), policy.varies_on_origin());
+    }
+}
+
+proptest! {
+    /// Aimed at the credentialed preflights the random requests above rarely
+    /// reach: an allowed origin, a valid method and arbitrary header lists.
+    #[test]
+    fn prop_credentialed_preflight_never_answers_wildcard(
+        spec in arb_spec(),
+        acrm in prop_oneof![Just("PUT"), Just("GET"), Just("DELETE"), Just("*")],
+        acrh in arb_header_list(),
+    ) {
+        let mut spec = spec;
+        spec.credentials = true;
+        spec.any_origin = false;
+        spec.origins.push(APP.to_owned());
+        let Some(policy) = spec.build() else { return Ok(()) };
+        let request = CorsRequest::preflight(APP, acrm).with_request_headers(&acrh);
+        let decision = decide(&policy, &request);
+        let headers = decision.headers();
+        if let Decision::Preflight(_) = decision {
+            prop_assert_eq!(headers.get(ACAC), Some("true"));
+            prop_assert_eq!(headers.get(ACAO), Some(APP));
+            prop_assert!(!has_star(headers.get(ACAM)), "{:?}", headers);
+            prop_assert!(!has_star(headers.get(ACAH)), "{:?}", headers);
+        }
     }
 }
