@@ -44,13 +44,10 @@ pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Body, ParseError> {
 }
 
 fn check_size(len: usize, limits: &ParseLimits) -> Result<(), ParseError> {
-    if len > limits.max_bytes {
-        return Err(ParseError::new(
-            ParseErrorKind::TooLarge {
-                limit: limits.max_bytes,
-            },
-            limits.max_bytes,
-        ));
+    // Payload offsets are stored as u32: 4 GiB is a hard ceiling.
+    let limit = limits.max_bytes.min(u32::MAX as usize);
+    if len > limit {
+        return Err(ParseError::new(ParseErrorKind::TooLarge { limit }, limit));
     }
     Ok(())
 }
@@ -89,17 +86,19 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         limits,
         depth: 0,
         scopes: Vec::new(),
-        root: None,
+        attrs: BodyAttrs::default(),
+        namespaces: Vec::new(),
+        child_default_ns: None,
+        seen_root: false,
         root_done: false,
         payload: (0, 0),
         child_start: 0,
         children: Vec::new(),
     };
     p.run()?;
-    let (attrs, namespaces, child_default_ns) = p
-        .root
-        .take()
-        .ok_or(ParseError::new(ParseErrorKind::NoRootElement, input.len()))?;
+    if !p.seen_root {
+        return Err(ParseError::new(ParseErrorKind::NoRootElement, input.len()));
+    }
     let (ps, pe) = p.payload;
     let payload = input.slice(base + ps..base + pe);
     let children = p
@@ -108,15 +107,13 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         .map(|&(s, e)| ((s - ps) as u32, (e - ps) as u32))
         .collect();
     Ok(Body {
-        attrs,
-        namespaces,
-        child_default_ns,
+        attrs: p.attrs,
+        namespaces: p.namespaces,
+        child_default_ns: p.child_default_ns,
         payload,
         children,
     })
 }
-
-type Root = (BodyAttrs, Vec<NamespaceDecl>, Option<String>);
 
 struct Parser<'a> {
     text: &'a str,
@@ -125,7 +122,10 @@ struct Parser<'a> {
     depth: usize,
     /// Namespace prefixes in scope: (depth of the declaring element, prefix).
     scopes: Vec<(usize, Box<str>)>,
-    root: Option<Root>,
+    attrs: BodyAttrs,
+    namespaces: Vec<NamespaceDecl>,
+    child_default_ns: Option<String>,
+    seen_root: bool,
     root_done: bool,
     /// Payload byte range within `text`.
     payload: (usize, usize),
@@ -185,7 +185,7 @@ impl<'a> Parser<'a> {
                             0 => ParseErrorKind::Malformed("text before the root element".into()),
                             1 => ParseErrorKind::CharacterDataInBody,
                             _ => {
-                                if let Some(i) = t.find("]]>") {
+                                if let Some(i) = super::xml::find_cdata_end(&t) {
                                     return Err(self.err(
                                         ParseErrorKind::Malformed("']]>' in text".into()),
                                         pos + i,
@@ -246,8 +246,8 @@ impl<'a> Parser<'a> {
             ));
         }
         if self.depth == 1 {
-            let root = self.root(e, pos)?;
-            self.root = Some(root);
+            self.root(e, pos)?;
+            self.seen_root = true;
             self.payload = (after, after);
         } else {
             self.element(e, pos)?;
@@ -316,7 +316,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads the `<body/>` start tag into typed attributes (XEP-0124 §22).
-    fn root(&mut self, e: &BytesStart<'a>, pos: usize) -> Result<Root, ParseError> {
+    fn root(&mut self, e: &BytesStart<'a>, pos: usize) -> Result<(), ParseError> {
         let name = e.name().into_inner();
         let (prefix, local) =
             split_qname(name).ok_or_else(|| self.err(ParseErrorKind::InvalidName, pos))?;
@@ -328,17 +328,29 @@ impl<'a> Parser<'a> {
                 pos,
             ));
         }
-        // First pass: namespace declarations, so that attribute order does
-        // not matter.
-        let mut raw: Vec<(&str, &str)> = Vec::new();
+        // Collect the attributes (on the stack for the usual handful), then
+        // read the namespace declarations first so that order does not matter.
+        const STACK: usize = 24;
+        let mut stack: [(&str, &str); STACK] = [("", ""); STACK];
+        let mut heap: Vec<(&str, &str)> = Vec::new();
+        let mut n = 0;
         for attr in attributes(e) {
             let (key, value) = attr.map_err(|k| self.err(k, pos))?;
             check_attr_value(value).map_err(|(_, k)| self.err(k, pos))?;
-            raw.push((key, value));
+            if n < STACK {
+                stack[n] = (key, value);
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&stack);
+                }
+                heap.push((key, value));
+            }
+            n += 1;
         }
-        let mut default_ns: Option<String> = None;
+        let raw: &[(&str, &str)] = if n <= STACK { &stack[..n] } else { &heap };
+        let mut default_ns: Option<Cow<'_, str>> = None;
         let mut namespaces: Vec<NamespaceDecl> = Vec::new();
-        for &(key, value) in &raw {
+        for &(key, value) in raw {
             if key == "xmlns" {
                 default_ns = Some(unescape(value));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
@@ -346,7 +358,7 @@ impl<'a> Parser<'a> {
                 self.scopes.push((1, p.into()));
                 namespaces.push(NamespaceDecl {
                     prefix: p.to_owned(),
-                    uri: unescape(value),
+                    uri: unescape(value).into_owned(),
                 });
             }
         }
@@ -381,17 +393,17 @@ impl<'a> Parser<'a> {
         // With a prefixed root, a default namespace declared on it applies
         // to the children.
         let child_default_ns = match (prefix, default_ns) {
-            (Some(_), Some(ns)) if !ns.is_empty() && ns != NS_HTTPBIND => Some(ns),
+            (Some(_), Some(ns)) if !ns.is_empty() && ns != NS_HTTPBIND => Some(ns.into_owned()),
             _ => None,
         };
 
-        let mut attrs = BodyAttrs::default();
-        for &(key, value) in &raw {
+        let attrs = &mut self.attrs;
+        for &(key, value) in raw {
             if key == "xmlns" || key.starts_with("xmlns:") {
                 continue;
             }
-            let (ap, local) =
-                split_qname(key).ok_or_else(|| self.err(ParseErrorKind::InvalidName, pos))?;
+            let err = |kind| ParseError::new(kind, self.base + pos);
+            let (ap, local) = split_qname(key).ok_or_else(|| err(ParseErrorKind::InvalidName))?;
             let ns = match ap {
                 None => None,
                 Some(p) => match resolve(p) {
@@ -399,19 +411,17 @@ impl<'a> Parser<'a> {
                     // Lenient: an undeclared `xmpp` prefix means urn:xmpp:xbosh.
                     None if p == "xmpp" => Some(NS_XBOSH),
                     None => {
-                        return Err(self.err(
-                            ParseErrorKind::UnboundPrefix {
-                                prefix: truncate(p, 64),
-                            },
-                            pos,
-                        ));
+                        return Err(err(ParseErrorKind::UnboundPrefix {
+                            prefix: truncate(p, 64),
+                        }));
                     }
                 },
             };
-            let v = unescape(value);
-            set_attr(&mut attrs, ns, local, key, v).map_err(|k| self.err(k, pos))?;
+            set_attr(attrs, ns, local, key, unescape(value)).map_err(err)?;
         }
-        Ok((attrs, namespaces, child_default_ns))
+        self.namespaces = namespaces;
+        self.child_default_ns = child_default_ns;
+        Ok(())
     }
 }
 
@@ -467,14 +477,21 @@ fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), ParseErrorKind> {
 
 /// Unescapes and normalizes an attribute value already checked by
 /// `check_attr_value` (XML 1.0 §3.3.3).
-fn unescape(raw: &str) -> String {
+fn unescape(raw: &str) -> Cow<'_, str> {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        return Cow::Borrowed(raw);
+    }
     let attr = quick_xml::events::attributes::Attribute {
         key: quick_xml::name::QName(""),
         value: Cow::Borrowed(raw),
     };
     match attr.normalized_value(XmlVersion::Implicit1_0) {
-        Ok(v) => v.into_owned(),
-        Err(_) => raw.to_owned(),
+        Ok(Cow::Borrowed(v)) => Cow::Borrowed(v),
+        Ok(Cow::Owned(v)) => Cow::Owned(v),
+        Err(_) => Cow::Borrowed(raw),
     }
 }
 
@@ -567,15 +584,16 @@ fn set_attr(
     ns: Option<&str>,
     local: &str,
     qname: &str,
-    v: String,
+    v: Cow<'_, str>,
 ) -> Result<(), ParseErrorKind> {
+    let owned = || v.clone().into_owned();
     match (ns, local) {
         (None, "rid") => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
-        (None, "sid") => set(&mut a.sid, "sid", v),
-        (None, "to") => set(&mut a.to, "to", v),
-        (None, "from") => set(&mut a.from, "from", v),
-        (None, "route") => set(&mut a.route, "route", v),
-        (Some(NS_XML), "lang") => set(&mut a.xml_lang, "xml:lang", v),
+        (None, "sid") => set(&mut a.sid, "sid", owned()),
+        (None, "to") => set(&mut a.to, "to", owned()),
+        (None, "from") => set(&mut a.from, "from", owned()),
+        (None, "route") => set(&mut a.route, "route", owned()),
+        (Some(NS_XML), "lang") => set(&mut a.xml_lang, "xml:lang", owned()),
         (None, "ver") => set(&mut a.ver, "ver", parse_version("ver", &v)?),
         (None, "wait") => set(&mut a.wait, "wait", parse_u16("wait", &v)?),
         (None, "hold") => set(&mut a.hold, "hold", parse_u8("hold", &v)?),
@@ -604,11 +622,11 @@ fn set_attr(
             let list = v.split_ascii_whitespace().map(str::to_owned).collect();
             set(&mut a.charsets, "charsets", list)
         }
-        (None, "content") => set(&mut a.content, "content", v),
-        (None, "key") => set(&mut a.key, "key", v),
-        (None, "newkey") => set(&mut a.newkey, "newkey", v),
-        (None, "stream") => set(&mut a.stream, "stream", v),
-        (None, "authid") => set(&mut a.authid, "authid", v),
+        (None, "content") => set(&mut a.content, "content", owned()),
+        (None, "key") => set(&mut a.key, "key", owned()),
+        (None, "newkey") => set(&mut a.newkey, "newkey", owned()),
+        (None, "stream") => set(&mut a.stream, "stream", owned()),
+        (None, "authid") => set(&mut a.authid, "authid", owned()),
         (None, "type") => {
             let t = match v.trim() {
                 "terminate" => BodyType::Terminate,
@@ -645,7 +663,7 @@ fn set_attr(
             a.extra.push(ExtraAttribute {
                 namespace: ns.map(str::to_owned),
                 name: qname.to_owned(),
-                value: v,
+                value: owned(),
             });
             Ok(())
         }

@@ -27,22 +27,51 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 
 /// Finds the first byte of `input` (valid UTF-8) that starts a character XML
 /// 1.0 forbids: C0 controls other than tab, LF and CR, and U+FFFE / U+FFFF.
+///
+/// Eight bytes at a time: a word with no byte below 0x20 and no 0xEF byte
+/// (the lead byte of U+FFFE and U+FFFF) needs no closer look.
 pub(crate) fn find_invalid_char(input: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-            return Some(i);
-        }
-        if b == 0xEF
-            && input.get(i + 1) == Some(&0xBF)
-            && matches!(input.get(i + 2), Some(0xBE | 0xBF))
-        {
-            return Some(i);
-        }
-        i += 1;
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Nonzero if some byte of `x` is below 0x20 or equal to 0xEF.
+    fn suspicious(x: u64) -> u64 {
+        let below = x.wrapping_sub(LOW * 0x20) & !x & HIGH;
+        let y = x ^ (LOW * 0xEF);
+        below | (y.wrapping_sub(LOW) & !y & HIGH)
     }
-    None
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        u64::from_le_bytes(w)
+    }
+    let mut i = 0;
+    // 32 bytes a step, four independent words for instruction-level parallelism.
+    while i + 32 <= input.len() {
+        let c = &input[i..i + 32];
+        let m = suspicious(word(c))
+            | suspicious(word(&c[8..]))
+            | suspicious(word(&c[16..]))
+            | suspicious(word(&c[24..]));
+        if m != 0
+            && let Some(j) = scan_invalid(&input[i..(i + 34).min(input.len())], 32)
+        {
+            return Some(i + j);
+        }
+        i += 32;
+    }
+    scan_invalid(&input[i..], input.len() - i).map(|j| i + j)
+}
+
+/// Byte-by-byte check of the first `n` bytes of `input` (which may extend
+/// past them so that a three-byte sequence starting near the end is seen).
+fn scan_invalid(input: &[u8], n: usize) -> Option<usize> {
+    (0..n.min(input.len())).find(|&i| {
+        let b = input[i];
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF
+                && input.get(i + 1) == Some(&0xBF)
+                && matches!(input.get(i + 2), Some(0xBE | 0xBF)))
+    })
 }
 
 fn is_name_start(c: char) -> bool {
@@ -61,6 +90,14 @@ fn is_name_char(c: char) -> bool {
 
 /// XML Namespaces `NCName`: an XML name without a colon.
 pub(crate) fn is_ncname(s: &str) -> bool {
+    let b = s.as_bytes();
+    if let Some(&first) = b.first()
+        && b.is_ascii()
+    {
+        return (first.is_ascii_alphabetic() || first == b'_')
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if is_name_start(c) => chars.all(is_name_char),
@@ -70,9 +107,12 @@ pub(crate) fn is_ncname(s: &str) -> bool {
 
 /// Splits a `QName` into prefix and local part, or `None` if it is not one.
 pub(crate) fn split_qname(name: &str) -> Option<(Option<&str>, &str)> {
-    match name.split_once(':') {
+    match name.bytes().position(|b| b == b':') {
         None => is_ncname(name).then_some((None, name)),
-        Some((p, l)) => (is_ncname(p) && is_ncname(l)).then_some((Some(p), l)),
+        Some(i) => {
+            let (p, l) = (&name[..i], &name[i + 1..]);
+            (is_ncname(p) && is_ncname(l)).then_some((Some(p), l))
+        }
     }
 }
 
@@ -107,21 +147,27 @@ pub(crate) fn check_reference(name: &str) -> Result<(), ParseErrorKind> {
 pub(crate) fn check_attr_value(raw: &str) -> Result<(), (usize, ParseErrorKind)> {
     let bytes = raw.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'<' => return Err((i, ParseErrorKind::LtInAttributeValue)),
-            b'&' => {
-                let end = raw[i + 1..].find(';').ok_or((
-                    i,
-                    ParseErrorKind::Malformed("unterminated reference".into()),
-                ))?;
-                check_reference(&raw[i + 1..i + 1 + end]).map_err(|k| (i, k))?;
-                i += end + 2;
-            }
-            _ => i += 1,
+    while let Some(j) = memchr::memchr2(b'<', b'&', &bytes[i..]) {
+        let at = i + j;
+        if bytes[at] == b'<' {
+            return Err((at, ParseErrorKind::LtInAttributeValue));
         }
+        let end = raw[at + 1..].find(';').ok_or((
+            at,
+            ParseErrorKind::Malformed("unterminated reference".into()),
+        ))?;
+        check_reference(&raw[at + 1..at + 1 + end]).map_err(|k| (at, k))?;
+        i = at + end + 2;
     }
     Ok(())
+}
+
+/// The offset of `]]>` in character data, which XML 1.0 §2.4 forbids there.
+pub(crate) fn find_cdata_end(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'>', b)
+        .find(|&i| i >= 2 && &b[i - 2..i] == b"]]")
+        .map(|i| i - 2)
 }
 
 pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
@@ -347,6 +393,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn invalid_chars_are_found_at_any_offset() {
+        for len in 0..40 {
+            for bad in [
+                &b"\x01"[..],
+                b"\x1f",
+                b"\x00",
+                "\u{FFFE}".as_bytes(),
+                "\u{FFFF}".as_bytes(),
+            ] {
+                for at in 0..=len {
+                    let mut v = vec![b'a'; len];
+                    v.splice(at..at, bad.iter().copied());
+                    assert_eq!(find_invalid_char(&v), Some(at), "len {len} at {at}");
+                }
+            }
+            let ok = "\t\n\r \u{FFFD}\u{EFFF}é".repeat(len);
+            assert_eq!(find_invalid_char(ok.as_bytes()), None);
+        }
+    }
+
+    #[test]
+    fn cdata_end_in_text_is_found() {
+        assert_eq!(find_cdata_end("a]]>b"), Some(1));
+        assert_eq!(find_cdata_end("a]>b]]"), None);
+        assert_eq!(find_cdata_end(">]]>"), Some(1));
     }
 
     #[test]

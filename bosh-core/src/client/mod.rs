@@ -677,7 +677,11 @@ impl ClientSession {
             {
                 self.fail(idx, now, Failure::HttpStatus(status), false);
             }
-            Outcome::Http { status, .. } => self.disconnect(DisconnectReason::HttpStatus(status)),
+            Outcome::Http { status, .. } => {
+                // That request is over: nothing to abort.
+                self.entries[idx].state = EntryState::Waiting { due: now };
+                self.disconnect(DisconnectReason::HttpStatus(status));
+            }
         }
         self.pump(now);
     }
@@ -915,7 +919,12 @@ impl ClientSession {
     ///
     /// Errors: no multi-stream support, no such open stream, not created yet,
     /// terminating or disconnected.
-    pub fn close_stream<I>(&mut self, now: Instant, stream: &str, payload: I) -> Result<(), ClientError>
+    pub fn close_stream<I>(
+        &mut self,
+        now: Instant,
+        stream: &str,
+        payload: I,
+    ) -> Result<(), ClientError>
     where
         I: IntoIterator,
         I::Item: Into<Bytes>,
@@ -1175,12 +1184,12 @@ impl ClientSession {
                 attrs.newkey = Some(keys.current.newkey());
             } else {
                 attrs.key = keys.current.next_key();
-                if keys.current.is_exhausted() {
-                    if let Some(next) = keys.spare.take() {
-                        attrs.newkey = Some(next.newkey());
-                        keys.current = next;
-                        rekeyed = true;
-                    }
+                if keys.current.is_exhausted()
+                    && let Some(next) = keys.spare.take()
+                {
+                    attrs.newkey = Some(next.newkey());
+                    keys.current = next;
+                    rekeyed = true;
                 }
             }
         }
@@ -1234,10 +1243,8 @@ impl ClientSession {
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
-        if abort {
-            if let EntryState::Sent { id, .. } = e.state {
-                self.outputs.push_back(Output::Abort(id));
-            }
+        if abort && let EntryState::Sent { id, .. } = e.state {
+            self.outputs.push_back(Output::Abort(id));
         }
         e.failures = e.failures.saturating_add(1);
         e.state = EntryState::Waiting { due: now };
@@ -1272,11 +1279,14 @@ impl ClientSession {
 
     /// A request timed out (primary or secondary timeout).
     fn expire(&mut self, idx: usize, now: Instant) {
-        let dead = self.entries.get(idx).is_some_and(|e| e.dead_since.is_some());
+        let dead = self
+            .entries
+            .get(idx)
+            .is_some_and(|e| e.dead_since.is_some());
         if dead {
-            let terminal = self.entries.iter().skip(idx + 1).position(|e| {
-                matches!(&e.state, EntryState::Answered(Some(b)) if b.attrs.is_terminate())
-            });
+            let terminal = self.entries.iter().skip(idx + 1).position(
+                |e| matches!(&e.state, EntryState::Answered(Some(b)) if b.attrs.is_terminate()),
+            );
             if let Some(offset) = terminal {
                 // The session is over anyway: skip the missing responses.
                 for j in 0..=idx + offset {
@@ -1305,10 +1315,10 @@ impl ClientSession {
             Ok(b) => b,
             Err(_) => return self.fail(idx, now, Failure::BadResponse, false),
         };
-        if let (Some(ours), Some(theirs)) = (&self.sid, &body.attrs.sid) {
-            if ours != theirs {
-                return self.fail(idx, now, Failure::BadResponse, false);
-            }
+        if let (Some(ours), Some(theirs)) = (&self.sid, &body.attrs.sid)
+            && ours != theirs
+        {
+            return self.fail(idx, now, Failure::BadResponse, false);
         }
         if body.attrs.is_error() {
             return self.recoverable_error(idx, now);
@@ -1328,13 +1338,12 @@ impl ClientSession {
                 break;
             };
             let secondary = now.checked_add(self.secondary_timeout(&kind));
-            if let Some(e) = self.entries.get_mut(j) {
-                if let EntryState::Sent { deadline, .. } = &mut e.state {
-                    if e.dead_since.is_none() {
-                        e.dead_since = Some(now);
-                        *deadline = earliest([*deadline, secondary]);
-                    }
-                }
+            if let Some(e) = self.entries.get_mut(j)
+                && let EntryState::Sent { deadline, .. } = &mut e.state
+                && e.dead_since.is_none()
+            {
+                e.dead_since = Some(now);
+                *deadline = earliest([*deadline, secondary]);
             }
         }
         self.drain(now);
@@ -1346,6 +1355,8 @@ impl ClientSession {
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
+        // This attempt is over.
+        e.state = EntryState::Waiting { due: now };
         e.failures = e.failures.saturating_add(1);
         let failures = e.failures;
         self.errors = self.errors.saturating_add(1);
@@ -1353,18 +1364,17 @@ impl ClientSession {
             self.disconnect(DisconnectReason::TooManyErrors(Failure::RecoverableError));
             return;
         }
-        for j in 0..=idx {
+        for j in 0..idx {
             let Some(e) = self.entries.get_mut(j) else {
                 break;
             };
             if let EntryState::Sent { id, .. } = e.state {
-                if j != idx {
-                    self.outputs.push_back(Output::Abort(id));
-                }
+                self.outputs.push_back(Output::Abort(id));
                 e.state = EntryState::Waiting { due: now };
                 self.schedule_resend(j, now);
             }
         }
+        self.schedule_resend(idx, now);
     }
 
     /// `report` (R9.2-5): resend the reported request if it is unanswered.
@@ -1410,11 +1420,7 @@ impl ClientSession {
             return self.process_terminate(&kind, &body);
         }
         match &kind {
-            Kind::Create => {
-                if !self.on_created(&body) {
-                    return;
-                }
-            }
+            Kind::Create if !self.on_created(&body) => return,
             Kind::AddStream(request) => {
                 let request = *request;
                 let added = match (&mut self.streams, &body.attrs.stream) {
@@ -1539,13 +1545,13 @@ impl ClientSession {
     }
 
     fn finish_close(&mut self, name: &str, condition: Option<Condition>) {
-        if let Some(streams) = &mut self.streams {
-            if streams.close(name) {
-                self.push_event(Event::StreamClosed {
-                    stream: name.to_owned(),
-                    condition,
-                });
-            }
+        if let Some(streams) = &mut self.streams
+            && streams.close(name)
+        {
+            self.push_event(Event::StreamClosed {
+                stream: name.to_owned(),
+                condition,
+            });
         }
     }
 
