@@ -1,0 +1,93 @@
+//! The small trait an async runtime implements to run the connection manager.
+//!
+//! Modelled on quinn's `Runtime`: time, one resettable timer type, spawning
+//! detached tasks, and TCP. Everything else (HTTP, sessions, upstream
+//! framing, shutdown) is written once in this crate on top of it.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A byte stream (a TCP connection) in the `futures-io` traits.
+///
+/// Implemented for every `AsyncRead + AsyncWrite + Send + Unpin + 'static`
+/// type; tokio streams get there through `tokio_util::compat`.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncStream for T {}
+
+/// A boxed [`AsyncStream`].
+pub type BoxStream = Box<dyn AsyncStream>;
+
+/// One resettable timer: a future that completes at its deadline.
+///
+/// The session task keeps one and resets it to the core's `poll_timeout()`
+/// after every input, instead of creating a timer per input.
+pub trait Timer: Future<Output = ()> + Send + Sync + 'static {
+    /// Moves the deadline to `at` (earlier or later); the timer then
+    /// completes at `at`, even if it had completed before.
+    fn reset(self: Pin<&mut Self>, at: Instant);
+}
+
+/// A bound TCP listener.
+pub trait Listener: Send + 'static {
+    /// Polls for the next connection and its peer address.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(BoxStream, SocketAddr)>>;
+
+    /// The address the listener is bound to (the real port when bound to
+    /// port 0).
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// What the driver needs from an async runtime.
+///
+/// Object safe: the driver holds an `Arc<dyn Runtime>`, so none of its
+/// public types is generic over the runtime.
+pub trait Runtime: Send + Sync + Debug + 'static {
+    /// The current time. Every `Instant` handed to the cores comes from here,
+    /// so a runtime with a controllable clock (tokio's paused time) can drive
+    /// tests without sleeping.
+    fn now(&self) -> Instant;
+
+    /// A timer that completes at `at` (at once if `at` has passed).
+    fn timer(&self, at: Instant) -> Pin<Box<dyn Timer>>;
+
+    /// Runs `task` to completion in the background (detached).
+    fn spawn(&self, task: BoxFuture<'static, ()>);
+
+    /// Opens a TCP connection to `host:port`, resolving `host` if it is a
+    /// name. No timeout: the driver applies its own.
+    fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<BoxStream>>;
+
+    /// Binds a TCP listener to `addr`.
+    fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+}
+
+/// Runs `fut` with a deadline: `None` if `at` passes first.
+pub(crate) async fn with_deadline<F: Future>(
+    rt: &dyn Runtime,
+    at: Instant,
+    fut: F,
+) -> Option<F::Output> {
+    let mut timer = rt.timer(at);
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,148 @@
+//! Two small runtime-neutral primitives: a one-shot broadcast signal and a
+//! counter of live tasks that can be awaited down to zero.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
+
+use futures_channel::oneshot;
+use futures_util::future::{FutureExt, Shared};
+use futures_util::task::AtomicWaker;
+
+/// Set once, awaited by many (every connection task, the accept loop).
+#[derive(Debug, Clone)]
+pub(crate) struct Signal {
+    inner: Arc<SignalInner>,
+    wait: Shared<oneshot::Receiver<()>>,
+}
+
+#[derive(Debug)]
+struct SignalInner {
+    set: AtomicBool,
+    trigger: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        let (tx, rx) = oneshot::channel();
+        Signal {
+            inner: Arc::new(SignalInner {
+                set: AtomicBool::new(false),
+                trigger: Mutex::new(Some(tx)),
+            }),
+            wait: rx.shared(),
+        }
+    }
+
+    /// Sets the signal; returns whether this call set it.
+    pub(crate) fn set(&self) -> bool {
+        if self.inner.set.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let tx = self
+            .inner
+            .trigger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+        true
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.inner.set.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the signal is set.
+    pub(crate) fn wait(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        self.wait.clone().map(|_| ())
+    }
+}
+
+/// Counts live tasks; [`WaitGroup::idle`] completes when none is left.
+/// One waiter at a time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WaitGroup {
+    inner: Arc<WaitInner>,
+}
+
+#[derive(Debug, Default)]
+struct WaitInner {
+    count: AtomicUsize,
+    waker: AtomicWaker,
+}
+
+/// Held by a live task; dropping it counts the task out.
+#[derive(Debug)]
+pub(crate) struct WaitGuard {
+    inner: Arc<WaitInner>,
+}
+
+impl WaitGroup {
+    pub(crate) fn enter(&self) -> WaitGuard {
+        self.inner.count.fetch_add(1, Ordering::SeqCst);
+        WaitGuard {
+            inner: self.inner.clone(),
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.inner.count.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn idle(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let inner = self.inner.clone();
+        std::future::poll_fn(move |cx| {
+            inner.waker.register(cx.waker());
+            if inner.count.load(Ordering::SeqCst) == 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        if self.inner.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.waker.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[test]
+    fn signal_completes_every_waiter_once_set() {
+        let s = Signal::new();
+        let mut a = Box::pin(s.wait());
+        let mut b = Box::pin(s.clone().wait());
+        assert!(a.as_mut().now_or_never().is_none());
+        assert!(s.set());
+        assert!(!s.set());
+        assert!(s.is_set());
+        assert!(a.now_or_never().is_some());
+        assert!(b.as_mut().now_or_never().is_some());
+    }
+
+    #[test]
+    fn wait_group_idle_after_last_guard() {
+        let wg = WaitGroup::default();
+        assert!(wg.idle().now_or_never().is_some());
+        let g1 = wg.enter();
+        let g2 = wg.enter();
+        assert_eq!(wg.count(), 2);
+        assert!(Box::pin(wg.idle()).now_or_never().is_none());
+        drop(g1);
+        assert!(Box::pin(wg.idle()).now_or_never().is_none());
+        drop(g2);
+        assert!(wg.idle().now_or_never().is_some());
+    }
+}

@@ -1,0 +1,623 @@
+//! The upstream side: where a session may connect, and the TCP connection to
+//! the XMPP server (one per stream), framed by [`bosh_core::xmpp`].
+//!
+//! # Never an open proxy
+//!
+//! The addresses the connection manager connects to come only from the
+//! configuration ([`UpstreamPolicy`]); a client's `to` and `route` can only
+//! *select* among them. Anything else is refused before any connection is
+//! attempted: with `improper-addressing` when `to` is missing or `route` is
+//! malformed, with `host-unknown` when `to` or `route` names a target the
+//! configuration does not list (XEP-0124 §17.2).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bosh_core::Condition;
+use bosh_core::body::Version;
+use bosh_core::server::{StreamId, UpstreamEvent};
+use bosh_core::xmpp::{FramerLimits, StreamEvent, StreamFramer, StreamHeader, write_stream_close};
+use bytes::Bytes;
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_util::StreamExt;
+use tracing::{debug, info, warn};
+
+use crate::runtime::{BoxStream, Runtime, Timer, with_deadline};
+use crate::session::SessionMsg;
+
+/// A `host:port` pair; an IPv6 host is written in brackets (`[::1]:5222`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// A host name or an IP address (IPv6 without brackets).
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+}
+
+/// Why a `host:port` string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostPortError {
+    /// No `:port` at the end.
+    #[error("expected HOST:PORT (e.g. 127.0.0.1:5222), found no port")]
+    MissingPort,
+    /// The port is not a number in 1..=65535.
+    #[error("the port must be a number in 1..=65535")]
+    InvalidPort,
+    /// The host is empty or contains characters no host name has.
+    #[error("the host is empty or not a valid host name or IP address")]
+    InvalidHost,
+}
+
+impl FromStr for HostPort {
+    type Err = HostPortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or(HostPortError::InvalidHost)?;
+            let port = after.strip_prefix(':').ok_or(HostPortError::MissingPort)?;
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(HostPortError::InvalidHost);
+            }
+            (host, port)
+        } else {
+            let (host, port) = s.rsplit_once(':').ok_or(HostPortError::MissingPort)?;
+            if host.contains(':') {
+                // A bare IPv6 address: the brackets are required.
+                return Err(HostPortError::InvalidHost);
+            }
+            let ok = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            if !ok {
+                return Err(HostPortError::InvalidHost);
+            }
+            (host, port)
+        };
+        let ok_digits =
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+        let port: u16 = ok_digits
+            .then(|| port.parse().ok())
+            .flatten()
+            .filter(|p| *p != 0)
+            .ok_or(HostPortError::InvalidPort)?;
+        Ok(HostPort {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Where sessions may connect. Built from the configuration
+/// ([`Config`](crate::Config): `upstream`, `allowed_domains`, `domains`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamPolicy {
+    /// Every stream goes to one address (a connection manager in front of
+    /// one XMPP server).
+    Fixed {
+        /// The only address ever connected to.
+        address: HostPort,
+        /// The `to` domains accepted, lower case; empty accepts any `to`
+        /// (still only ever connecting to `address`).
+        allowed_domains: Vec<String>,
+    },
+    /// Each allowed domain has its own address; any other `to` is refused.
+    Domains(BTreeMap<String, HostPort>),
+}
+
+impl UpstreamPolicy {
+    /// Decides where a stream with this `to` and `route` goes (XEP-0124
+    /// §7.1, §17.2):
+    ///
+    /// - `to` missing or empty: `improper-addressing` (the stream header
+    ///   needs it);
+    /// - `to` not allowed: `host-unknown`;
+    /// - `route` (`xmpp:host:port`) present: it must name exactly the
+    ///   configured address for `to`, otherwise `host-unknown`; a `route`
+    ///   that is not of that form is `improper-addressing`.
+    ///
+    /// Domains compare ASCII case-insensitively.
+    pub fn resolve(&self, to: Option<&str>, route: Option<&str>) -> Result<HostPort, Condition> {
+        let to = to
+            .map(|t| t.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .ok_or(Condition::ImproperAddressing)?;
+        let address = match self {
+            UpstreamPolicy::Fixed {
+                address,
+                allowed_domains,
+            } => {
+                if !allowed_domains.is_empty() && !allowed_domains.contains(&to) {
+                    return Err(Condition::HostUnknown);
+                }
+                address
+            }
+            UpstreamPolicy::Domains(table) => table.get(&to).ok_or(Condition::HostUnknown)?,
+        };
+        if let Some(route) = route {
+            let target = parse_route(route).ok_or(Condition::ImproperAddressing)?;
+            if &target != address {
+                return Err(Condition::HostUnknown);
+            }
+        }
+        Ok(address.clone())
+    }
+}
+
+impl fmt::Display for UpstreamPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamPolicy::Fixed {
+                address,
+                allowed_domains,
+            } if allowed_domains.is_empty() => write!(f, "{address} (any domain)"),
+            UpstreamPolicy::Fixed {
+                address,
+                allowed_domains,
+            } => write!(f, "{address} (domains: {})", allowed_domains.join(", ")),
+            UpstreamPolicy::Domains(table) => {
+                for (i, (domain, address)) in table.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{domain}={address}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Parses a XEP-0124 §7.1 `route`: `xmpp:host:port`.
+fn parse_route(route: &str) -> Option<HostPort> {
+    let rest = route.trim().strip_prefix("xmpp:")?;
+    rest.parse().ok()
+}
+
+// ---------------------------------------------------------------------------
+// The connection task
+// ---------------------------------------------------------------------------
+
+/// What the session task asks of one upstream connection.
+#[derive(Debug)]
+pub(crate) enum UpstreamCmd {
+    Deliver(Vec<Bytes>),
+    Restart {
+        to: Option<String>,
+        from: Option<String>,
+        xml_lang: Option<String>,
+    },
+    Close,
+}
+
+/// The stream header values of one upstream stream.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenParams {
+    pub(crate) stream: StreamId,
+    pub(crate) address: HostPort,
+    pub(crate) to: String,
+    pub(crate) from: Option<String>,
+    pub(crate) xml_lang: Option<String>,
+    /// The client's `xmpp:version`, or `1.0` when it sent none: a stream
+    /// without `version` is a pre-1.0 stream that never sends features, and
+    /// a BOSH client cannot use one.
+    pub(crate) version: String,
+}
+
+impl OpenParams {
+    pub(crate) fn version_of(v: Option<Version>) -> String {
+        v.map_or_else(|| "1.0".to_owned(), |v| v.to_string())
+    }
+}
+
+/// Limits of one upstream connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) framer: FramerLimits,
+    /// Most bytes queued for the server before the connection is given up.
+    pub(crate) max_write_buffer: usize,
+}
+
+/// Longest time spent closing a stream (writing `</stream:stream>`).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Written bytes kept in the write buffer before it is compacted.
+const COMPACT_AT: usize = 64 * 1024;
+
+/// Reads per wake-up before yielding to other tasks.
+const READS_PER_WAKE: usize = 16;
+const READ_BUF: usize = 16 * 1024;
+
+/// Connects, opens the stream, then relays until the stream ends. Every
+/// failure is reported to the session as [`UpstreamEvent::Closed`].
+pub(crate) async fn run_upstream(
+    rt: Arc<dyn Runtime>,
+    params: OpenParams,
+    limits: ConnLimits,
+    commands: UnboundedReceiver<UpstreamCmd>,
+    events: UnboundedSender<SessionMsg>,
+) {
+    let stream = params.stream;
+    let report_closed = |events: &UnboundedSender<SessionMsg>| {
+        let _ = events.unbounded_send(SessionMsg::Upstream {
+            stream,
+            event: UpstreamEvent::Closed,
+        });
+    };
+    let at = rt.now().checked_add(limits.connect_timeout);
+    let connect = rt.connect_tcp(&params.address.host, params.address.port);
+    let io = match at {
+        Some(at) => with_deadline(&*rt, at, connect).await,
+        None => Some(connect.await),
+    };
+    let io = match io {
+        Some(Ok(io)) => io,
+        Some(Err(e)) => {
+            warn!(stream = stream.0, upstream = %params.address, error = %e, "upstream connect failed");
+            report_closed(&events);
+            return;
+        }
+        None => {
+            warn!(stream = stream.0, upstream = %params.address, "upstream connect timed out");
+            report_closed(&events);
+            return;
+        }
+    };
+    debug!(stream = stream.0, upstream = %params.address, "upstream connected");
+    let mut conn = Conn {
+        io,
+        framer: StreamFramer::new(limits.framer),
+        out: Vec::new(),
+        written: 0,
+        commands,
+        events,
+        stream,
+        buf: vec![0; READ_BUF].into_boxed_slice(),
+        closing: false,
+        close_timer: None,
+        rt: rt.clone(),
+        max_write_buffer: limits.max_write_buffer,
+        params,
+    };
+    let header = conn.params.clone();
+    if let Err(e) = conn.write_header(
+        Some(&header.to),
+        header.from.as_deref(),
+        header.xml_lang.as_deref(),
+    ) {
+        warn!(stream = stream.0, error = %e, "cannot write the stream header");
+        report_closed(&conn.events);
+        return;
+    }
+    let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
+    match end {
+        End::ClosedBySession => debug!(stream = stream.0, "upstream closed"),
+        End::Lost(reason) => {
+            info!(stream = stream.0, %reason, "upstream connection ended");
+            report_closed(&conn.events);
+        }
+        End::SessionGone => debug!(stream = stream.0, "session gone; upstream dropped"),
+    }
+}
+
+#[derive(Debug)]
+enum End {
+    /// We closed it (the session asked, or went away).
+    ClosedBySession,
+    /// The server closed it, or it failed.
+    Lost(String),
+    /// The session no longer listens.
+    SessionGone,
+}
+
+struct Conn {
+    io: BoxStream,
+    framer: StreamFramer,
+    out: Vec<u8>,
+    written: usize,
+    commands: UnboundedReceiver<UpstreamCmd>,
+    events: UnboundedSender<SessionMsg>,
+    stream: StreamId,
+    buf: Box<[u8]>,
+    closing: bool,
+    /// Bounds the time spent writing `</stream:stream>` to a server that
+    /// does not read.
+    close_timer: Option<Pin<Box<dyn Timer>>>,
+    rt: Arc<dyn Runtime>,
+    max_write_buffer: usize,
+    params: OpenParams,
+}
+
+impl Conn {
+    fn write_header(
+        &mut self,
+        to: Option<&str>,
+        from: Option<&str>,
+        lang: Option<&str>,
+    ) -> Result<(), bosh_core::xmpp::HeaderError> {
+        let header = StreamHeader {
+            to: to.unwrap_or(&self.params.to),
+            from,
+            lang,
+            version: Some(&self.params.version),
+        };
+        header.write(&mut self.out)
+    }
+
+    fn send(&self, event: UpstreamEvent) -> bool {
+        self.events
+            .unbounded_send(SessionMsg::Upstream {
+                stream: self.stream,
+                event,
+            })
+            .is_ok()
+    }
+
+    /// One wake-up: commands, then writes, then reads. Reads go on while a
+    /// write waits, so a server that writes while we write cannot deadlock
+    /// us; commands are applied in order with reads, so a restart marks the
+    /// framer after every byte of the old stream already read
+    /// ([`StreamFramer::restart`] must precede the new header).
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
+        // 1. Commands.
+        while !self.closing {
+            match self.commands.poll_next_unpin(cx) {
+                Poll::Ready(Some(UpstreamCmd::Deliver(elements))) => {
+                    for e in elements {
+                        self.out.extend_from_slice(&e);
+                    }
+                }
+                Poll::Ready(Some(UpstreamCmd::Restart { to, from, xml_lang })) => {
+                    self.framer.restart();
+                    if let Err(e) =
+                        self.write_header(to.as_deref(), from.as_deref(), xml_lang.as_deref())
+                    {
+                        return Poll::Ready(End::Lost(format!("restart header refused: {e}")));
+                    }
+                }
+                Poll::Ready(Some(UpstreamCmd::Close)) | Poll::Ready(None) => {
+                    write_stream_close(&mut self.out);
+                    self.closing = true;
+                    if let Some(at) = self.rt.now().checked_add(CLOSE_TIMEOUT) {
+                        self.close_timer = Some(self.rt.timer(at));
+                    }
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.out.len() - self.written > self.max_write_buffer {
+            return Poll::Ready(End::Lost(
+                "the server does not read what is sent to it".to_owned(),
+            ));
+        }
+        // 2. Writes.
+        while self.written < self.out.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(End::Lost("write returned 0".to_owned())),
+                Poll::Ready(Ok(n)) => self.written = (self.written + n).min(self.out.len()),
+                Poll::Ready(Err(e)) => return Poll::Ready(End::Lost(format!("write failed: {e}"))),
+                Poll::Pending => break,
+            }
+        }
+        if self.written >= COMPACT_AT && self.written < self.out.len() {
+            // Forget what was written so a server that reads slowly but
+            // steadily does not make the buffer grow.
+            self.out.drain(..self.written);
+            self.written = 0;
+        }
+        if self.written == self.out.len() && !self.out.is_empty() {
+            self.out.clear();
+            self.written = 0;
+            if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
+                return Poll::Ready(End::Lost(format!("flush failed: {e}")));
+            }
+        }
+        if self.closing {
+            if let Some(t) = &mut self.close_timer
+                && t.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(End::ClosedBySession);
+            }
+            if !self.out.is_empty() {
+                return Poll::Pending;
+            }
+            return match Pin::new(&mut self.io).poll_close(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(_) => Poll::Ready(End::ClosedBySession),
+            };
+        }
+        // 3. Reads.
+        for _ in 0..READS_PER_WAKE {
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.buf) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(End::Lost("the server closed the connection".to_owned()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    let n = n.min(self.buf.len());
+                    self.framer.feed(&self.buf[..n]);
+                    if let Some(end) = self.drain_framer() {
+                        return Poll::Ready(end);
+                    }
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(End::Lost(format!("read failed: {e}")));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // Budget spent: yield, and come back at once.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn drain_framer(&mut self) -> Option<End> {
+        loop {
+            let event = match self.framer.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => return None,
+                Err(e) => return Some(End::Lost(format!("the server's stream is broken: {e}"))),
+            };
+            let event = match event {
+                StreamEvent::Opened(h) => UpstreamEvent::Opened {
+                    id: h.id,
+                    from: h.from,
+                    version: h.version.as_deref().and_then(|v| v.parse().ok()),
+                },
+                StreamEvent::Features(f) => UpstreamEvent::Features(f),
+                StreamEvent::Stanza(s) => UpstreamEvent::Stanza(s.bytes),
+                StreamEvent::Error(e) => UpstreamEvent::StreamError(e.bytes),
+                StreamEvent::Closed => {
+                    return Some(End::Lost("the server closed the stream".to_owned()));
+                }
+                _ => continue,
+            };
+            if !self.send(event) {
+                return Some(End::SessionGone);
+            }
+        }
+    }
+}
+
+/// The upstream connections of one session, by stream.
+#[derive(Debug, Default)]
+pub(crate) struct Upstreams {
+    conns: HashMap<StreamId, UnboundedSender<UpstreamCmd>>,
+}
+
+impl Upstreams {
+    pub(crate) fn insert(&mut self, stream: StreamId, tx: UnboundedSender<UpstreamCmd>) {
+        self.conns.insert(stream, tx);
+    }
+
+    pub(crate) fn send(&mut self, stream: StreamId, cmd: UpstreamCmd) {
+        let close = matches!(cmd, UpstreamCmd::Close);
+        if let Some(tx) = self.conns.get(&stream) {
+            let _ = tx.unbounded_send(cmd);
+        }
+        if close {
+            self.conns.remove(&stream);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(s: &str) -> HostPort {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn host_port_parses_names_ipv4_and_bracketed_ipv6() {
+        assert_eq!(
+            hp("Example.com:5222"),
+            HostPort {
+                host: "example.com".into(),
+                port: 5222
+            }
+        );
+        assert_eq!(hp("127.0.0.1:1").port, 1);
+        assert_eq!(hp("[::1]:5222").host, "::1");
+        assert_eq!(hp("[::1]:5222").to_string(), "[::1]:5222");
+        for bad in [
+            "example.com",
+            ":5222",
+            "a:0",
+            "a:65536",
+            "a:x",
+            "::1:5222",
+            "[zz]:1",
+            "a b:1",
+            "a/b:1",
+        ] {
+            assert!(bad.parse::<HostPort>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fixed_upstream_needs_to_and_checks_route_and_allowed_domains() {
+        let any = UpstreamPolicy::Fixed {
+            address: hp("127.0.0.1:5222"),
+            allowed_domains: vec![],
+        };
+        assert_eq!(
+            any.resolve(Some("anything.example"), None),
+            Ok(hp("127.0.0.1:5222"))
+        );
+        assert_eq!(any.resolve(None, None), Err(Condition::ImproperAddressing));
+        assert_eq!(
+            any.resolve(Some(" "), None),
+            Err(Condition::ImproperAddressing)
+        );
+        assert_eq!(
+            any.resolve(Some("a"), Some("xmpp:127.0.0.1:5222")),
+            Ok(hp("127.0.0.1:5222"))
+        );
+        assert_eq!(
+            any.resolve(Some("a"), Some("xmpp:10.0.0.1:5222")),
+            Err(Condition::HostUnknown)
+        );
+        assert_eq!(
+            any.resolve(Some("a"), Some("http://x")),
+            Err(Condition::ImproperAddressing)
+        );
+        let listed = UpstreamPolicy::Fixed {
+            address: hp("127.0.0.1:5222"),
+            allowed_domains: vec!["example.com".into()],
+        };
+        assert!(listed.resolve(Some("EXAMPLE.com"), None).is_ok());
+        assert_eq!(
+            listed.resolve(Some("evil.example"), None),
+            Err(Condition::HostUnknown)
+        );
+    }
+
+    #[test]
+    fn domain_table_refuses_unknown_domains_and_foreign_routes() {
+        let mut t = BTreeMap::new();
+        t.insert("example.com".to_owned(), hp("127.0.0.1:5222"));
+        t.insert("other.org".to_owned(), hp("xmpp.other.org:5222"));
+        let p = UpstreamPolicy::Domains(t);
+        assert_eq!(
+            p.resolve(Some("other.org"), None),
+            Ok(hp("xmpp.other.org:5222"))
+        );
+        assert_eq!(
+            p.resolve(Some("example.com."), None),
+            Ok(hp("127.0.0.1:5222"))
+        );
+        assert_eq!(
+            p.resolve(Some("evil.example"), None),
+            Err(Condition::HostUnknown)
+        );
+        assert_eq!(p.resolve(None, None), Err(Condition::ImproperAddressing));
+        assert_eq!(
+            p.resolve(Some("example.com"), Some("xmpp:xmpp.other.org:5222")),
+            Err(Condition::HostUnknown)
+        );
+        assert!(
+            p.resolve(Some("other.org"), Some("xmpp:XMPP.other.org:5222"))
+                .is_ok()
+        );
+    }
+}
