@@ -919,6 +919,129 @@ fn terminal_error_after_a_lost_response_ends_after_the_secondary_timeout() {
     assert!(h.sends.is_empty(), "the dead request is not resent");
 }
 
+/// Found by the simulated network (`tests/sim_network.rs`): once a later
+/// response carries a terminal condition, an earlier request whose attempt
+/// fails is not resent (the session is over) and the session ends with the
+/// condition it was told, not with `TooManyErrors` after minutes of back-off.
+#[test]
+fn terminal_error_then_a_failed_earlier_request_ends_with_the_terminal_error() {
+    // The earlier attempt fails after the terminal response.
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    h.send("<message/>");
+    h.fire();
+    let data = h.one_send();
+    h.respond(
+        data.id,
+        reply(&BodyAttrs::terminate(Condition::ItemNotFound), &[]),
+    );
+    h.respond(poll.id, Outcome::TransportFailure);
+    assert_eq!(
+        h.disconnected(),
+        Some(&DisconnectReason::Condition(Condition::ItemNotFound))
+    );
+    assert!(h.sends.is_empty(), "not resent");
+
+    // The earlier request is waiting out a back-off when the terminal
+    // response comes: it is not resent either.
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    h.respond(poll.id, Outcome::TransportFailure);
+    let again = h.one_send();
+    assert_eq!(again.rid, poll.rid, "first resend at once");
+    h.respond(again.id, Outcome::TransportFailure);
+    assert!(h.sends.is_empty(), "second resend after 8 s");
+    h.send("<message/>");
+    h.fire();
+    let data = h
+        .take_sends()
+        .into_iter()
+        .find(|t| t.rid != poll.rid)
+        .unwrap();
+    h.respond(
+        data.id,
+        reply(&BodyAttrs::terminate(Condition::SystemShutdown), &[]),
+    );
+    // Given up with the dead requests, after the secondary timeout, not
+    // after the 8 s back-off.
+    h.tick_to(5);
+    assert!(h.disconnected().is_none());
+    h.tick_to(6);
+    assert_eq!(
+        h.disconnected(),
+        Some(&DisconnectReason::Condition(Condition::SystemShutdown))
+    );
+    assert!(
+        h.take_sends().iter().all(|t| t.rid != poll.rid),
+        "not resent"
+    );
+}
+
+/// Found by the simulated network: the answer to the terminate request is a
+/// terminal condition (the session had already ended), but an earlier
+/// request is still unanswered when the disconnect timeout fires. The
+/// session ends with the condition it was told, not `TerminateTimedOut`, so
+/// that it agrees with the connection manager.
+#[test]
+fn terminate_answered_with_a_condition_ends_with_it_at_the_disconnect_timeout() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    h.s.terminate(h.now, Vec::<bytes::Bytes>::new()).unwrap();
+    h.drain();
+    let t = h.one_send();
+    assert_ne!(t.rid, poll.rid);
+    h.respond(
+        t.id,
+        reply(&BodyAttrs::terminate(Condition::ItemNotFound), &[]),
+    );
+    assert!(
+        h.disconnected().is_none(),
+        "the poll's answer may still come"
+    );
+    h.tick_to(3);
+    assert_eq!(
+        h.disconnected(),
+        Some(&DisconnectReason::Condition(Condition::ItemNotFound))
+    );
+    assert_eq!(h.take_aborts(), [poll.id]);
+}
+
+/// Found by the simulated network: paused, the answer to the pause request
+/// is a terminal condition (the upstream connection failed) while the poll
+/// before it is still unanswered; the pause runs out first. The session ends
+/// with the condition it was told, not `PauseExpired`.
+#[test]
+fn pause_answered_with_a_condition_ends_with_it_when_the_pause_runs_out() {
+    let attrs = BodyAttrs {
+        maxpause: Some(120),
+        ..creation_attrs()
+    };
+    let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
+    let poll = h.one_send();
+    assert_eq!(h.s.pause(h.now, 5), Ok(5));
+    h.drain();
+    let pause = h.one_send();
+    h.respond(
+        pause.id,
+        reply(
+            &BodyAttrs::terminate(Condition::RemoteConnectionFailed),
+            &[],
+        ),
+    );
+    assert!(
+        h.disconnected().is_none(),
+        "the poll's answer may still come"
+    );
+    h.tick_to(5);
+    assert_eq!(
+        h.disconnected(),
+        Some(&DisconnectReason::Condition(
+            Condition::RemoteConnectionFailed
+        ))
+    );
+    assert_eq!(h.take_aborts(), [poll.id]);
+}
+
 #[test]
 fn terminate_before_creation_ends_at_once() {
     let mut h = Harness::new(ClientConfig::new("example.com"));

@@ -1242,3 +1242,300 @@ fn queued_stanzas_are_bounded_when_the_client_stops_polling() {
     h.stanza(&big);
     assert!(h.terminated(), "bytes bound");
 }
+
+/// Found by the simulated network (`tests/sim_network.rs`): the client may
+/// have `requests` requests plus one pause or terminate in flight (R11-1), so
+/// while the oldest is being resent the pause or terminate is one rid beyond
+/// the window of `requests`. It must be buffered, not answered with
+/// `item-not-found` (R14.2-3 sizes the window by what the client may send).
+#[test]
+fn xep0124_11_1_the_extra_pause_or_terminate_request_is_inside_the_window() {
+    for terminate in [false, true] {
+        let mut h = started();
+        // R + 1 is lost on the way; R + 2 arrives early and is buffered.
+        let early = h.rid(R + 2, &[&msg(2)]);
+        let extra = h.send(
+            BodyAttrs {
+                rid: Rid::new(R + 3),
+                pause: (!terminate).then_some(30),
+                body_type: terminate.then_some(BodyType::Terminate),
+                ..BodyAttrs::default()
+            },
+            &[],
+        );
+        assert!(!h.terminated(), "terminate={terminate}: {:?}", h.events);
+        assert!(!h.answered(extra));
+        // The resend of R + 1 fills the gap: everything in rid order.
+        let first = h.rid(R + 1, &[&msg(1)]);
+        assert_eq!(h.delivered(), vec![msg(1), msg(2)]);
+        assert!(h.answered(first) && h.answered(early) && h.answered(extra));
+        if terminate {
+            assert!(h.events.contains(&SessionEvent::Terminated(
+                TerminationReason::ClientTerminate
+            )));
+        } else {
+            assert!(!h.terminated());
+            assert!(h.resp(extra).is_empty(), "R10-9");
+        }
+    }
+    // A normal request one rid beyond the window is still refused (R14.2-4;
+    // lenient mode skips the gap instead, see
+    // `xep0124_14_2_a_gap_the_client_gave_up_on_is_skipped_at_once`).
+    let mut h = H::new(strict());
+    h.create(creation_attrs(R), true);
+    h.rid(R + 2, &[]);
+    let beyond = h.rid(R + 3, &[]);
+    assert_eq!(condition(&h.resp(beyond)), Some(Condition::ItemNotFound));
+}
+
+/// Found by the simulated network: a session that ended tells every later
+/// request (until it is forgotten) why it ended, so that both sides agree.
+/// Before, `close()` with no request open at that instant (the held one just
+/// answered, the next one on its way), or the loss of the terminal answer,
+/// left the client with `item-not-found` while the server had ended with
+/// another condition. After inactivity it stays `item-not-found` (R10-4).
+#[test]
+fn a_terminated_session_tells_later_requests_why_it_ended() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    assert!(h.answered(a));
+    let now = h.now;
+    h.s().close(now, Condition::SystemShutdown);
+    h.drain();
+    assert!(h.terminated());
+    let next = h.rid(R + 2, &[]);
+    assert_eq!(condition(&h.resp(next)), Some(Condition::SystemShutdown));
+    // That answer was lost: the resend gets it again.
+    let again = h.rid(R + 2, &[]);
+    assert_eq!(condition(&h.resp(again)), Some(Condition::SystemShutdown));
+    // Replays of answered rids are still byte-identical (R14.3-4).
+    let replay = h.rid(R + 1, &[]);
+    assert_eq!(h.raw(replay).body, h.raw(a).body);
+
+    // The client's terminate, acknowledged on the oldest request (R13-5):
+    // the resend of either rid is acknowledged again.
+    let mut h = started();
+    let poll = h.rid(R + 1, &[]);
+    let t = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            body_type: Some(BodyType::Terminate),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.resp(poll).attrs.is_terminate());
+    assert!(h.answered(t));
+    let again = h.rid(R + 1, &[]);
+    let b = h.resp(again);
+    assert!(b.attrs.is_terminate());
+    assert_eq!(b.attrs.condition, None);
+}
+
+/// Found by the simulated network: the answer to a pause request was lost
+/// and the client resent the pause byte-identical (R14.3-3); the session
+/// ended with `item-not-found` because pause answers were not kept for
+/// replay. R14.3-1 only leaves them out of what the manager SHOULD keep; an
+/// empty body is kept and replayed like any other answer.
+#[test]
+fn xep0124_14_3_a_resent_pause_request_gets_its_answer_again() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let pause = BodyAttrs {
+        rid: Rid::new(R + 2),
+        pause: Some(30),
+        ..BodyAttrs::default()
+    };
+    let p = h.send(pause.clone(), &[]);
+    assert!(h.answered(a) && h.answered(p));
+    let again = h.send(pause, &[]);
+    assert!(!h.terminated(), "{:?}", h.events);
+    assert_eq!(h.raw(again).body, h.raw(p).body);
+    assert!(h.resp(again).is_empty(), "R10-9");
+}
+
+/// Found by the simulated network: a buffered early request (its
+/// predecessor lost) was open for longer than `inactivity` and then aborted.
+/// The inactivity deadline was counted from the last answer, long past, so
+/// `poll_timeout` returned an instant in the past and the session expired at
+/// once. Inactivity starts when the last open request goes away, as for an
+/// aborted held request.
+#[test]
+fn xep0124_10_inactivity_restarts_when_the_last_buffered_request_is_aborted() {
+    let mut h = started();
+    h.secs(50);
+    let early = h.rid(R + 2, &[]);
+    h.secs(20);
+    h.abort(early);
+    assert!(!h.terminated());
+    let now = h.now;
+    assert!(h.s().poll_timeout().is_some_and(|t| t > now));
+    h.secs(59);
+    assert!(!h.terminated());
+    h.secs(2);
+    assert!(
+        h.events
+            .contains(&SessionEvent::Terminated(TerminationReason::Inactivity))
+    );
+}
+
+/// Found by the simulated network: after an export/attach in another
+/// process, rid R + 1 never comes (the exporting process built it and went
+/// away; Strophe's cached next rid does the same). The attached process
+/// times out its request R + 2 (66 s at wait 60), aborts it and resends it.
+/// Each abort used to restart the gap timer, so the gap that never fills
+/// (R14.2-5) was never skipped and the client gave up. The gap is timed from
+/// when it was first seen, whatever happens to the early copies.
+#[test]
+fn xep0124_14_2_gap_is_skipped_even_when_the_early_request_is_resent() {
+    let mut h = started();
+    let first = h.rid(R + 2, &[&msg(2)]);
+    h.secs(66);
+    h.abort(first);
+    let resent = h.rid(R + 2, &[&msg(2)]);
+    assert!(h.delivered().is_empty());
+    h.secs(10);
+    assert_eq!(
+        h.delivered(),
+        vec![msg(2)],
+        "skipped 75 s after the gap began"
+    );
+    assert!(h.warnings().contains(&Warning::RidGapSkipped {
+        from: Rid::new(R + 1).unwrap(),
+        to: Rid::new(R + 1).unwrap()
+    }));
+    assert!(!h.terminated());
+    h.stanza(&msg(3));
+    assert_eq!(payload_strings(&h.resp(resent)), vec![msg(3)]);
+
+    // The resend comes only after the gap timed out: skipped on arrival.
+    let mut h = started();
+    let first = h.rid(R + 2, &[&msg(2)]);
+    h.secs(70);
+    h.abort(first);
+    h.secs(10);
+    h.rid(R + 2, &[&msg(2)]);
+    assert_eq!(h.delivered(), vec![msg(2)]);
+    let now = h.now;
+    assert!(h.s().poll_timeout().is_some_and(|t| t > now));
+}
+
+/// Found by the simulated network, with acks (§9.2): a buffered request's
+/// `ack` tells whether the client still waits for the missing rid (it will
+/// resend it: the gap stays open, timed from that evidence) or has moved
+/// past it (an attached process whose first request carries no `ack`, R9.2-3:
+/// the rid will never come, the gap is skipped at once).
+#[test]
+fn xep0124_14_2_with_acks_the_clients_ack_decides_whether_a_gap_can_fill() {
+    let with_acks = || {
+        let mut h = H::with_default();
+        let mut c = creation_attrs(R);
+        c.ack = Rid::new(1);
+        h.create(c, true);
+        h
+    };
+    let early = |ack: Option<u64>| BodyAttrs {
+        rid: Rid::new(R + 2),
+        ack: ack.and_then(Rid::new),
+        ..BodyAttrs::default()
+    };
+    // R + 1 was lost twice; the client still waits for it (ack = R).
+    let mut h = with_acks();
+    let first = h.send(early(Some(R)), &[&msg(2)]);
+    h.secs(66);
+    h.abort(first);
+    h.send(early(Some(R)), &[&msg(2)]);
+    h.secs(70);
+    assert!(h.delivered().is_empty(), "the gap may still fill");
+    assert!(!h.terminated());
+    h.rid(R + 1, &[&msg(1)]);
+    assert_eq!(h.delivered(), vec![msg(1), msg(2)]);
+    assert!(!h.terminated());
+
+    // An attached process never sends R + 1: its first request says every
+    // earlier response was received.
+    let mut h = with_acks();
+    h.send(early(None), &[&msg(2)]);
+    assert_eq!(h.delivered(), vec![msg(2)], "skipped at once");
+    assert!(h.warnings().contains(&Warning::RidGapSkipped {
+        from: Rid::new(R + 1).unwrap(),
+        to: Rid::new(R + 1).unwrap()
+    }));
+}
+
+/// Found by the simulated network (export/attach with Strophe's rid gap):
+/// rid R + 1 will never come, R + 2 (the attached process's poll) is
+/// buffered, then its first stanza comes at R + 3, beyond the window counted
+/// from R + 1. A client keeping to `requests` has given up on R + 1 by then:
+/// in lenient mode the gap is skipped instead of ending the session at the
+/// first stanza. With acks, the `ack` says exactly which rids are given up
+/// (here R + 1 only: R + 2 is still on its way).
+#[test]
+fn xep0124_14_2_a_gap_the_client_gave_up_on_is_skipped_at_once() {
+    // Without acks (Strophe).
+    let mut h = started();
+    let poll = h.rid(R + 2, &[]);
+    let first = h.rid(R + 3, &[&msg(3)]);
+    assert!(!h.terminated(), "{:?}", h.events);
+    assert_eq!(h.delivered(), vec![msg(3)]);
+    assert!(h.answered(poll), "R8-6: the older of two held is answered");
+    assert!(!h.answered(first));
+    assert!(h.warnings().contains(&Warning::RidGapSkipped {
+        from: Rid::new(R + 1).unwrap(),
+        to: Rid::new(R + 1).unwrap()
+    }));
+    // Without anything buffered it is still beyond the window (R14.2-4).
+    let mut h = started();
+    let far = h.rid(R + 3, &[]);
+    assert_eq!(condition(&h.resp(far)), Some(Condition::ItemNotFound));
+    // Strict mode keeps the XEP's answer.
+    let mut h = H::new(strict());
+    h.create(creation_attrs(R), true);
+    h.rid(R + 2, &[]);
+    let far = h.rid(R + 3, &[]);
+    assert_eq!(condition(&h.resp(far)), Some(Condition::ItemNotFound));
+
+    // With acks: R + 3 arrives first, acknowledging up to R + 1.
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    let late = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 3),
+            ack: Rid::new(R + 1),
+            ..BodyAttrs::default()
+        },
+        &[&msg(3)],
+    );
+    assert!(!h.terminated(), "{:?}", h.events);
+    assert!(h.delivered().is_empty(), "R + 2 is still to come");
+    h.rid(R + 2, &[&msg(2)]);
+    assert_eq!(h.delivered(), vec![msg(2), msg(3)]);
+    assert!(!h.terminated());
+    assert!(h.answered(late) || h.s().open_requests() == 1);
+}
+
+/// Found by the simulated network: without acks the replay cache held
+/// `requests` answers, but the client may have a pause or terminate on top
+/// (R11-1): `requests + 1` rids it has not processed yet. The answer to the
+/// oldest, lost on the way, had left the cache when the client resent it.
+#[test]
+fn xep0124_14_3_the_replay_cache_covers_the_extra_pause_request() {
+    let mut h = started();
+    let a = h.rid(R + 1, &[]);
+    let b = h.rid(R + 2, &[]);
+    let p = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 3),
+            pause: Some(30),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.answered(a) && h.answered(b) && h.answered(p));
+    let again = h.rid(R + 1, &[]);
+    assert!(!h.terminated(), "{:?}", h.events);
+    assert_eq!(h.raw(again).body, h.raw(a).body);
+}

@@ -78,9 +78,11 @@
 //!   unanswered requests are then "dead" (Strophe) and fail after the
 //!   secondary timeout, `floor(wait × 0.1)` s (at least 1 s), instead of the
 //!   primary `floor(wait × 1.1)` s (at least
-//!   [`ClientConfig::min_request_timeout`]). If a later response is a
-//!   terminal error, a dead request is not resent when its secondary timeout
-//!   fires: the session skips it and ends with that error.
+//!   [`ClientConfig::min_request_timeout`]). Once a later response is a
+//!   terminal error, no earlier request is resent: one that fails, reaches
+//!   its secondary timeout or is waiting out a back-off (given up on after
+//!   the secondary timeout at the latest) is skipped, and the session ends
+//!   with that error.
 //! - **Failures** (transport error, status 0, 5xx, 408, 429, a 200 whose body
 //!   does not parse or names another sid, a timeout, `type='error'`) resend
 //!   the same bytes under the same rid (R14.3-3) after Strophe's back-off
@@ -693,6 +695,9 @@ impl ClientSession {
         match self.phase {
             Phase::Disconnected => return,
             Phase::Terminating { deadline: Some(d) } if d <= now => {
+                if self.end_with_received_terminal(now) {
+                    return;
+                }
                 let reason = self
                     .terminate_reason
                     .take()
@@ -701,6 +706,9 @@ impl ClientSession {
                 return;
             }
             Phase::Paused { until: Some(u) } if u <= now => {
+                if self.end_with_received_terminal(now) {
+                    return;
+                }
                 self.disconnect(DisconnectReason::PauseExpired);
                 return;
             }
@@ -723,7 +731,10 @@ impl ClientSession {
             });
             let Some(idx) = due else { break };
             if matches!(self.entries[idx].state, EntryState::Waiting { .. }) {
-                self.transmit(idx, now);
+                match self.terminal_after(idx) {
+                    Some(terminal) => self.skip_to_terminal(terminal, now),
+                    None => self.transmit(idx, now),
+                }
             } else {
                 self.expire(idx, now);
             }
@@ -1240,6 +1251,14 @@ impl ClientSession {
     /// Counts a failure of entry `idx` and resends it after back-off, or
     /// gives up.
     fn fail(&mut self, idx: usize, now: Instant, failure: Failure, abort: bool) {
+        if let Some(terminal) = self.terminal_after(idx) {
+            // A later response ended the session: no point resending.
+            if !abort && let Some(e) = self.entries.get_mut(idx) {
+                e.state = EntryState::Waiting { due: now };
+            }
+            self.skip_to_terminal(terminal, now);
+            return;
+        }
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
@@ -1283,30 +1302,54 @@ impl ClientSession {
             .entries
             .get(idx)
             .is_some_and(|e| e.dead_since.is_some());
-        if dead {
-            let terminal = self.entries.iter().skip(idx + 1).position(
-                |e| matches!(&e.state, EntryState::Answered(Some(b)) if b.attrs.is_terminate()),
-            );
-            if let Some(offset) = terminal {
-                // The session is over anyway: skip the missing responses.
-                for j in 0..=idx + offset {
-                    let Some(e) = self.entries.get_mut(j) else {
-                        break;
-                    };
-                    match e.state {
-                        EntryState::Answered(_) => {}
-                        EntryState::Sent { id, .. } => {
-                            self.outputs.push_back(Output::Abort(id));
-                            e.state = EntryState::Answered(None);
-                        }
-                        EntryState::Waiting { .. } => e.state = EntryState::Answered(None),
-                    }
-                }
-                self.drain(now);
-                return;
-            }
+        if dead && let Some(terminal) = self.terminal_after(idx) {
+            self.skip_to_terminal(terminal, now);
+            return;
         }
         self.fail(idx, now, Failure::Timeout, true);
+    }
+
+    /// The first entry after `idx` answered with `type='terminate'`.
+    fn terminal_after(&self, idx: usize) -> Option<usize> {
+        self.entries
+            .iter()
+            .skip(idx + 1)
+            .position(
+                |e| matches!(&e.state, EntryState::Answered(Some(b)) if b.attrs.is_terminate()),
+            )
+            .map(|offset| idx + 1 + offset)
+    }
+
+    /// When the session is about to end on a local deadline (disconnect
+    /// timeout, pause expiry): a terminal answer already received behind a
+    /// missing one says how the session ended. Returns whether it ended.
+    fn end_with_received_terminal(&mut self, now: Instant) -> bool {
+        let terminal = self.entries.iter().position(
+            |e| matches!(&e.state, EntryState::Answered(Some(b)) if b.attrs.is_terminate()),
+        );
+        if let Some(terminal) = terminal {
+            self.skip_to_terminal(terminal, now);
+        }
+        self.phase == Phase::Disconnected
+    }
+
+    /// The session is over anyway: skips the missing responses before the
+    /// terminal one at `terminal` and processes it.
+    fn skip_to_terminal(&mut self, terminal: usize, now: Instant) {
+        for j in 0..terminal {
+            let Some(e) = self.entries.get_mut(j) else {
+                break;
+            };
+            match e.state {
+                EntryState::Answered(_) => {}
+                EntryState::Sent { id, .. } => {
+                    self.outputs.push_back(Output::Abort(id));
+                    e.state = EntryState::Answered(None);
+                }
+                EntryState::Waiting { .. } => e.state = EntryState::Answered(None),
+            }
+        }
+        self.drain(now);
     }
 
     /// A 200 response for entry `idx`.
@@ -1330,20 +1373,33 @@ impl ClientSession {
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
+        let terminal = body.attrs.is_terminate();
         e.state = EntryState::Answered(Some(Box::new(body)));
         // Earlier requests still unanswered are dead (Strophe): they get the
-        // secondary timeout.
+        // secondary timeout. After a terminal response, one waiting out a
+        // back-off is given up on by then too.
         for j in 0..idx {
             let Some(kind) = self.entries.get(j).map(|e| e.kind.clone()) else {
                 break;
             };
             let secondary = now.checked_add(self.secondary_timeout(&kind));
-            if let Some(e) = self.entries.get_mut(j)
-                && let EntryState::Sent { deadline, .. } = &mut e.state
-                && e.dead_since.is_none()
-            {
-                e.dead_since = Some(now);
-                *deadline = earliest([*deadline, secondary]);
+            let Some(Entry {
+                state, dead_since, ..
+            }) = self.entries.get_mut(j)
+            else {
+                break;
+            };
+            match state {
+                EntryState::Sent { deadline, .. } if dead_since.is_none() => {
+                    *dead_since = Some(now);
+                    *deadline = earliest([*deadline, secondary]);
+                }
+                EntryState::Waiting { due } if terminal => {
+                    if let Some(s) = secondary {
+                        *due = (*due).min(s);
+                    }
+                }
+                _ => {}
             }
         }
         self.drain(now);

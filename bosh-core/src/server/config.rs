@@ -21,7 +21,10 @@ pub struct Leniency {
     /// A rid gap that never fills (§14.2, R14.2-5): after
     /// [`ServerConfig::rid_gap_timeout`], skip the missing rids and go on
     /// with the buffered requests instead of terminating with
-    /// `item-not-found`.
+    /// `item-not-found`. Skip them at once when the client shows it has
+    /// given up on them (a process attached past a rid never sent): its
+    /// `ack` covers them, or, without acks, it sends beyond the window while
+    /// later rids are buffered.
     pub rid_gap: bool,
 }
 
@@ -77,9 +80,12 @@ pub struct ServerConfig {
     /// Most times one rid may be repeated before `policy-violation`
     /// (R14.3-6). Default 8.
     pub max_repeats: u8,
-    /// How long buffered requests wait for a missing rid (R14.2-5). Default
-    /// 75 s: longer than Strophe.js's 66 s retry at `wait` = 60, so a lost
-    /// request is resent before the gap is given up on.
+    /// How long buffered requests wait for a missing rid (R14.2-5), from
+    /// when the gap was first seen (aborted and resent early requests do not
+    /// restart it). Default 75 s: longer than Strophe.js's 66 s retry at
+    /// `wait` = 60, so a lost request is resent before the gap is given up
+    /// on. With acks, a client that says it still waits for the missing rid
+    /// keeps the gap open.
     pub rid_gap_timeout: Duration,
     /// How long a terminated session keeps answering replays of its last
     /// responses before it is forgotten (R14.3). Default 30 s.

@@ -140,6 +140,9 @@ pub struct ServerSession {
     /// request gets this terminal body (X6-1).
     deferred: Option<(Condition, Vec<Bytes>)>,
     deferral_used: bool,
+    /// Why the session ended, to tell later requests (see
+    /// `handle_after_termination`).
+    ended: Option<TerminationReason>,
     state: State,
     out: VecDeque<Output>,
 }
@@ -216,6 +219,7 @@ impl ServerSession {
             outbox_bytes: 0,
             deferred: None,
             deferral_used: false,
+            ended: None,
             state: State::Active,
             out: VecDeque::new(),
         };
@@ -314,6 +318,7 @@ impl ServerSession {
             State::Active => earliest([
                 self.held.iter().filter_map(|h| h.deadline).min(),
                 self.gap_since
+                    .filter(|_| !self.pending.is_empty())
                     .and_then(|t| deadline(t, self.config.rid_gap_timeout)),
                 self.inactivity_deadline(),
             ]),
@@ -375,9 +380,19 @@ impl ServerSession {
             return;
         };
         let r = rid.get();
+        // R11-1: a pause or terminate may come on top of `requests`.
+        let extra = u64::from(body.attrs.pause.is_some() || body.attrs.is_terminate());
+        let window = u64::from(self.requests) + extra;
+        if r > self.next_rid && self.config.leniency.rid_gap {
+            self.skip_abandoned_rids(now, r, &body, window);
+            if self.state != State::Active {
+                self.handle_after_termination(request, &body);
+                return;
+            }
+        }
         if r < self.next_rid {
             self.handle_repeat(now, request, r);
-        } else if r - self.next_rid >= u64::from(self.requests) {
+        } else if r - self.next_rid >= window {
             // R14.2-4, R14.3-8: same answer as a rid too old to replay.
             self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
         } else if let Some(p) = self.pending.get_mut(&r) {
@@ -391,9 +406,20 @@ impl ServerSession {
                 return;
             }
             if r > self.next_rid {
+                // With acks (§9.2) an `ack` below the missing rids says the
+                // client still waits for them and will resend them: the gap
+                // stays open, timed from now.
+                let waits = self.acks && body.attrs.ack.map_or(r - 1, Rid::get) < self.next_rid;
                 self.pending.insert(r, Pending { request, body });
-                if self.gap_since.is_none() {
+                if waits {
                     self.gap_since = Some(now);
+                } else {
+                    // Timed from when the gap was first seen, even if the
+                    // early copies were aborted and resent since (R14.2-5).
+                    let since = *self.gap_since.get_or_insert(now);
+                    if deadline(since, self.config.rid_gap_timeout).is_some_and(|d| d <= now) {
+                        self.give_up_gap(now);
+                    }
                 }
             } else {
                 self.process(now, request, body);
@@ -414,10 +440,12 @@ impl ServerSession {
             // replayed if the client resends the rid.
             h.answer_now = true;
         } else if let Some((&rid, _)) = self.pending.iter().find(|(_, p)| p.request == request) {
-            // Not processed yet: forget it; the client resends the rid.
+            // Not processed yet: forget it; the client resends the rid. The
+            // gap stays: its timer keeps running (R14.2-5).
             self.pending.remove(&rid);
-            if self.pending.is_empty() {
-                self.gap_since = None;
+            if self.pending.is_empty() && self.held.is_empty() {
+                // Inactivity starts now, not at the last answer.
+                self.idle_since = now;
             }
         }
         self.settle(now);
@@ -503,8 +531,12 @@ impl ServerSession {
     // ----- requests -----
 
     fn handle_after_termination(&mut self, request: RequestId, body: &Body) {
-        // A terminated session still answers replays (§14.3); anything else
-        // is a request for a session that no longer exists (R10-4).
+        // A terminated session still answers replays (§14.3). Anything else
+        // is told why the session ended, so that a client whose terminal
+        // answer was lost, or that had no request open when the session
+        // ended, learns the same reason as the server: the acknowledgement
+        // of its own terminate (R13-5), or the condition. After inactivity
+        // the session counts as nonexistent: `item-not-found` (R10-4).
         if let Some(rid) = body.attrs.rid
             && let Some(c) = self.replay.iter().find(|c| c.rid == rid.get())
         {
@@ -512,7 +544,23 @@ impl ServerSession {
             self.respond(request, 200, body);
             return;
         }
-        let resp = self.error_response(Condition::ItemNotFound);
+        let resp = match self.ended {
+            Some(TerminationReason::ClientTerminate) => {
+                let attrs = BodyAttrs {
+                    body_type: Some(BodyType::Terminate),
+                    ..BodyAttrs::default()
+                };
+                let mut out = Vec::new();
+                write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
+                Response {
+                    status: 200,
+                    content_type: self.content_type.clone(),
+                    body: Bytes::from(out),
+                }
+            }
+            Some(TerminationReason::Condition(c)) => self.error_response(c),
+            _ => self.error_response(Condition::ItemNotFound),
+        };
         self.out.push_back(Output::Respond {
             request,
             response: resp,
@@ -614,18 +662,49 @@ impl ServerSession {
     /// R14.2-5: a gap that never filled.
     fn give_up_gap(&mut self, now: Instant) {
         let Some(&first) = self.pending.keys().next() else {
-            self.gap_since = None;
+            // Nothing buffered now; a resend is skipped on arrival.
             return;
         };
         if self.config.leniency.rid_gap {
-            if let (Some(from), Some(to)) = (Rid::new(self.next_rid), Rid::new(first - 1)) {
-                self.warn(Warning::RidGapSkipped { from, to });
-            }
-            self.next_rid = first;
-            self.drain_pending(now);
+            self.skip_gap(now, first);
         } else {
             self.terminate(now, Some(Condition::ItemNotFound), &[], Vec::new());
         }
+    }
+
+    /// Lenient mode (R14.2-5): rids the client evidently gave up on will
+    /// never come, as after a process attached past a rid that was never
+    /// sent (Strophe's cached next rid, or an export while a request was on
+    /// its way). The evidence, for request `r`: with acks, its `ack`
+    /// (absent: every earlier response was received, R9.2-3) covers them;
+    /// without, it is beyond the window while later rids are already
+    /// buffered, which a client keeping to `requests` (R11-1) only does once
+    /// it has no use for the missing ones. They are skipped at once, not
+    /// after the gap timeout (by then the first stanza would have ended the
+    /// session with `item-not-found`).
+    fn skip_abandoned_rids(&mut self, now: Instant, r: u64, body: &Body, window: u64) {
+        let first_pending = self.pending.keys().next().copied().unwrap_or(r);
+        let to = if self.acks {
+            let ack = body.attrs.ack.map_or(r - 1, Rid::get).min(r - 1);
+            (ack >= self.next_rid).then(|| (ack + 1).min(first_pending))
+        } else {
+            (r - self.next_rid >= window && first_pending < r && r - first_pending < window)
+                .then_some(first_pending)
+        };
+        if let Some(to) = to
+            && to > self.next_rid
+        {
+            self.skip_gap(now, to);
+        }
+    }
+
+    /// Skips the missing rids below `to` and processes what was buffered.
+    fn skip_gap(&mut self, now: Instant, to: u64) {
+        if let (Some(from), Some(last)) = (Rid::new(self.next_rid), Rid::new(to - 1)) {
+            self.warn(Warning::RidGapSkipped { from, to: last });
+        }
+        self.next_rid = to;
+        self.drain_pending(now);
     }
 
     /// Processes the request for `next_rid` (in rid order, R8-2).
@@ -690,15 +769,19 @@ impl ServerSession {
                     pause
                 };
                 // R10-8: answer every held request now, then the pause
-                // request itself, with no payload (R10-9), not cached (R14.3-1).
+                // request itself, with no payload (R10-9). R14.3-1 leaves
+                // pause answers out of what must be kept, but a client whose
+                // answer was lost resends the pause (R14.3-3): keep it, or
+                // that resend would end the session with item-not-found.
                 while !self.held.is_empty() {
                     self.answer_front(now);
                 }
                 let attrs = self.base_attrs(rid, None, false);
                 let mut out = Vec::new();
                 write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
-                self.last_answered = self.last_answered.max(rid);
-                self.respond(request, 200, Bytes::from(out));
+                let body = Bytes::from(out);
+                self.cache(rid, body.clone(), now);
+                self.respond(request, 200, body);
                 self.inactivity_override = Some(granted);
                 self.idle_since = now;
                 return;
@@ -1089,11 +1172,14 @@ impl ServerSession {
             body,
             sent_at: now,
         });
-        // R14.3-2: `requests` responses, or every unacknowledged one (capped).
+        // R14.3-2: `requests` responses, or every unacknowledged one
+        // (capped); one more for the pause or terminate a client may send on
+        // top of `requests` (R11-1), or the answer to the oldest request it
+        // has not processed could be gone when it resends it.
         let cap = if self.acks {
             self.config.max_replay
         } else {
-            usize::from(self.requests).max(1)
+            usize::from(self.requests) + 1
         };
         while self.replay.len() > cap {
             if let Some(old) = self.replay.pop_front() {
@@ -1269,6 +1355,7 @@ impl ServerSession {
             s.open = false;
         }
         self.set_outbox(VecDeque::new());
+        self.ended = Some(reason);
         self.state = State::Terminated {
             until: deadline(now, self.config.linger),
         };
