@@ -68,7 +68,7 @@ pub(crate) fn spawn_session(
         tx,
         rx,
         upstreams: Upstreams::default(),
-        synthetic: VecDeque::new(),
+        refused: VecDeque::new(),
         timer: None,
         armed: false,
         shutting_down: false,
@@ -87,8 +87,9 @@ struct SessionTask {
     tx: UnboundedSender<SessionMsg>,
     rx: UnboundedReceiver<SessionMsg>,
     upstreams: Upstreams,
-    /// Inputs produced while draining (a refused stream is reported closed).
-    synthetic: VecDeque<(StreamId, UpstreamEvent)>,
+    /// Streams refused by the upstream policy while draining, reported to
+    /// the core after the drain.
+    refused: VecDeque<(StreamId, Condition)>,
     timer: Option<Pin<Box<dyn Timer>>>,
     armed: bool,
     shutting_down: bool,
@@ -106,9 +107,9 @@ impl SessionTask {
         info!("session created");
         loop {
             self.drain();
-            while let Some((stream, event)) = self.synthetic.pop_front() {
+            while let Some((stream, condition)) = self.refused.pop_front() {
                 let now = self.shared.rt.now();
-                self.session.handle_upstream(now, stream, event);
+                self.session.refuse_stream(now, stream, condition);
                 self.drain();
             }
             if self.closed {
@@ -225,7 +226,7 @@ impl SessionTask {
                         // A stream added later (§16) to a target outside the
                         // allow-list: refused without connecting.
                         warn!(stream = stream.0, ?to, ?route, %condition, "stream refused by the upstream policy");
-                        self.synthetic.push_back((stream, UpstreamEvent::Closed));
+                        self.refused.push_back((stream, condition));
                         return;
                     }
                 };
@@ -257,6 +258,8 @@ impl SessionTask {
                 to,
                 from,
                 xml_lang,
+                // The upstream task keeps the version it opened with.
+                version: _,
             } => {
                 debug!(stream = stream.0, "stream restart");
                 self.upstreams

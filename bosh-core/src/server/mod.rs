@@ -62,7 +62,7 @@ mod session;
 
 pub use config::{ConfigError, Leniency, ServerConfig};
 pub use endpoint::{Incoming, Routing, ServerEndpoint};
-pub use session::ServerSession;
+pub use session::{ServerSession, error_response};
 
 use bytes::Bytes;
 
@@ -145,6 +145,8 @@ pub enum UpstreamCommand {
         from: Option<String>,
         /// `xml:lang` of the restart request (or of the session).
         xml_lang: Option<String>,
+        /// The client's `xmpp:version` for this stream (X3-1).
+        version: Option<Version>,
     },
     /// Deliver payload elements, in order (R8-1, R8-2). Each element is
     /// standalone; one without a namespace is `jabber:client` (X2-2).

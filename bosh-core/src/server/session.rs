@@ -72,6 +72,8 @@ struct Stream {
     version: Option<Version>,
     to: Option<String>,
     xml_lang: Option<String>,
+    /// The client's `xmpp:version` for this stream (X3-1).
+    requested_version: Option<Version>,
 }
 
 /// Something queued for the client.
@@ -528,6 +530,21 @@ impl ServerSession {
         }
     }
 
+    /// The caller will not open `stream`: an added stream (§16) whose `to`
+    /// or `route` is outside its allow-list. The client is answered with
+    /// `condition` (e.g. `host-unknown`) for that stream (R16.6-1), or the
+    /// session ends with it if no other stream is open.
+    pub fn refuse_stream(&mut self, now: Instant, stream: StreamId, condition: Condition) {
+        let now = self.clamp(now);
+        if self.state != State::Active {
+            return;
+        }
+        if let Some(idx) = self.stream_index(stream) {
+            self.stream_failed(now, idx, condition, None);
+        }
+        self.settle(now);
+    }
+
     // ----- requests -----
 
     fn handle_after_termination(&mut self, request: RequestId, body: &Body) {
@@ -809,6 +826,7 @@ impl ServerSession {
                 to: s.to.clone(),
                 from: a.from.clone(),
                 xml_lang: s.xml_lang.clone(),
+                version: s.requested_version,
             };
             kind = HeldKind::Restart(s.id);
             self.upstream(cmd);
@@ -923,6 +941,7 @@ impl ServerSession {
             version: None,
             to: to.clone(),
             xml_lang: xml_lang.clone(),
+            requested_version: version,
         });
         self.upstream(UpstreamCommand::Open {
             stream: id,
@@ -1080,6 +1099,17 @@ impl ServerSession {
         &mut self,
         kind: HeldKind,
     ) -> (Vec<Bytes>, Option<StreamId>, Option<(Condition, StreamId)>) {
+        // An added stream that failed before it was answered: the answer is
+        // that stream's terminal error (R16.6-1).
+        if let HeldKind::AddStream(s) = kind
+            && let Some(pos) = self
+                .outbox
+                .iter()
+                .position(|o| matches!(o, Outgoing::StreamFatal(f, ..) if *f == s))
+            && let Some(Outgoing::StreamFatal(_, c, e)) = self.outbox.remove(pos)
+        {
+            return (e.into_iter().collect(), Some(s), Some((c, s)));
+        }
         let target = match kind {
             HeldKind::AddStream(s) => Some(s),
             _ => match self.outbox.front() {
@@ -1401,7 +1431,7 @@ impl ServerSession {
 /// `<body type='terminate' condition='…'/>` and `payload`, or for a legacy
 /// client the deprecated HTTP code with an empty body where one exists
 /// (R17.2-3).
-pub(crate) fn error_response(
+pub fn error_response(
     condition: Condition,
     legacy: bool,
     content_type: &str,
