@@ -378,7 +378,7 @@ impl ServerSession {
             return;
         }
         let Some(rid) = body.attrs.rid else {
-            self.terminate(now, Some(Condition::BadRequest), &[request], Vec::new());
+            self.fail(now, Condition::BadRequest, request);
             return;
         };
         let r = rid.get();
@@ -396,7 +396,7 @@ impl ServerSession {
             self.handle_repeat(now, request, r);
         } else if r - self.next_rid >= window {
             // R14.2-4, R14.3-8: same answer as a rid too old to replay.
-            self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+            self.fail(now, Condition::ItemNotFound, request);
         } else if let Some(p) = self.pending.get_mut(&r) {
             // A repeat of a buffered early request (R14.3-5).
             let older = std::mem::replace(&mut p.request, request);
@@ -590,12 +590,7 @@ impl ServerSession {
         let n = self.repeats.entry(rid).or_insert(0);
         *n = n.saturating_add(1);
         if *n > self.config.max_repeats {
-            self.terminate(
-                now,
-                Some(Condition::PolicyViolation),
-                &[request],
-                Vec::new(),
-            );
+            self.fail(now, Condition::PolicyViolation, request);
             return false;
         }
         true
@@ -620,7 +615,7 @@ impl ServerSession {
             self.respond(request, 200, body);
         } else {
             // R14.3-7: no longer available.
-            self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+            self.fail(now, Condition::ItemNotFound, request);
         }
     }
 
@@ -650,12 +645,7 @@ impl ServerSession {
             if self.config.leniency.overactivity {
                 self.warn(Warning::Overactivity);
             } else {
-                self.terminate(
-                    now,
-                    Some(Condition::PolicyViolation),
-                    &[request],
-                    Vec::new(),
-                );
+                self.fail(now, Condition::PolicyViolation, request);
                 return false;
             }
         }
@@ -737,7 +727,7 @@ impl ServerSession {
                 .as_deref()
                 .is_some_and(|k| crate::keys::verify_key(k, expect));
             if !ok {
-                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                self.fail(now, Condition::ItemNotFound, request);
                 return;
             }
             self.key_expect = a.newkey.clone().or_else(|| a.key.clone());
@@ -769,12 +759,7 @@ impl ServerSession {
             if self.maxpause > 0 {
                 let granted = if pause > self.maxpause {
                     if !self.config.leniency.pause_above_max {
-                        self.terminate(
-                            now,
-                            Some(Condition::PolicyViolation),
-                            &[request],
-                            Vec::new(),
-                        );
+                        self.fail(now, Condition::PolicyViolation, request);
                         return;
                     }
                     self.warn(Warning::PauseClamped {
@@ -810,7 +795,7 @@ impl ServerSession {
         if a.is_restart() {
             // XEP-0206 §5: a new stream over the same connection (X5-4).
             let Some(idx) = self.target_stream(&body) else {
-                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                self.fail(now, Condition::ItemNotFound, request);
                 return;
             };
             let s = &mut self.streams[idx];
@@ -838,12 +823,7 @@ impl ServerSession {
         } else if a.to.is_some() && self.config.multi_stream && a.stream.is_none() {
             // §16.3: add a stream (R16.3-3).
             if self.streams.len() as u32 >= self.config.max_streams {
-                self.terminate(
-                    now,
-                    Some(Condition::PolicyViolation),
-                    &[request],
-                    Vec::new(),
-                );
+                self.fail(now, Condition::PolicyViolation, request);
                 return;
             }
             let id = self.open_stream(
@@ -864,7 +844,7 @@ impl ServerSession {
                     }
                     None => {
                         // R16.4-4: unknown stream name.
-                        self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                        self.fail(now, Condition::ItemNotFound, request);
                         return;
                     }
                 },
@@ -1255,7 +1235,7 @@ impl ServerSession {
         if let Some(name) = &body.attrs.stream {
             // R16.5-1: close one stream; the session ends with its last one.
             let Some(idx) = self.streams.iter().position(|s| s.open && &s.name == name) else {
-                self.terminate(now, Some(Condition::ItemNotFound), &[request], Vec::new());
+                self.fail(now, Condition::ItemNotFound, request);
                 return;
             };
             let id = self.streams[idx].id;
@@ -1289,6 +1269,12 @@ impl ServerSession {
             &[request],
             Vec::new(),
         );
+    }
+
+    /// Ends the session with `condition`, answering `request` (which caused
+    /// it) along with every open request.
+    fn fail(&mut self, now: Instant, condition: Condition, request: RequestId) {
+        self.terminate(now, Some(condition), &[request], Vec::new());
     }
 
     fn terminate(
