@@ -19,6 +19,8 @@
 pub mod body;
 pub mod client;
 pub mod condition;
+/// Fuzz entry points over `&[u8]` (not a stable API; see `fuzz/`).
+pub mod fuzzing;
 pub mod keys;
 pub mod rid;
 pub mod server;

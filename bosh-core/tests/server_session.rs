@@ -341,9 +341,10 @@ fn xep0124_14_2_gap_that_never_fills_is_skipped_in_lenient_mode() {
     }));
     h.stanza(&msg(3));
     assert_eq!(payload_strings(&h.resp(early)), vec![msg(3)]);
-    // The skipped rid arriving late is too old: item-not-found.
+    // The skipped rid arriving late is answered (empty), not fatal.
     let late = h.rid(R + 1, &[]);
-    assert_eq!(condition(&h.resp(late)), Some(Condition::ItemNotFound));
+    assert!(h.resp(late).is_empty() && !h.resp(late).attrs.is_terminate());
+    assert!(!h.terminated());
 }
 
 #[test]
@@ -1538,4 +1539,46 @@ fn xep0124_14_3_the_replay_cache_covers_the_extra_pause_request() {
     let again = h.rid(R + 1, &[]);
     assert!(!h.terminated(), "{:?}", h.events);
     assert_eq!(h.raw(again).body, h.raw(a).body);
+}
+
+#[test]
+fn xep0124_14_2_a_skipped_rid_arriving_late_is_answered_not_fatal() {
+    // Export/attach race: the attached process's first request (R+2) arrives
+    // before the old process's last one (R+1), which is skipped at once (its
+    // ack says every earlier answer arrived); then R+1 turns up.
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    let new_first = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            ack: Rid::new(R + 1),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(
+        h.warnings()
+            .iter()
+            .any(|w| matches!(w, Warning::RidGapSkipped { .. }))
+    );
+    let late = h.rid(R + 1, &[&msg(1)]);
+    let r = h.resp(late);
+    assert!(
+        !r.attrs.is_terminate() && r.is_empty(),
+        "answered, not fatal"
+    );
+    assert!(
+        h.warnings()
+            .contains(&Warning::LateSkippedRid(Rid::new(R + 1).unwrap()))
+    );
+    assert_eq!(h.delivered(), vec![msg(1)], "late rather than lost");
+    assert!(!h.terminated());
+    // A resend of it gets the same answer; the live request still works.
+    let again = h.rid(R + 1, &[&msg(1)]);
+    assert_eq!(h.raw(again).body, h.raw(late).body);
+    assert_eq!(h.delivered(), vec![msg(1)], "not delivered twice");
+    h.stanza(&msg(2));
+    assert_eq!(payload_strings(&h.resp(new_first)), vec![msg(2)]);
 }

@@ -28,6 +28,11 @@
 //! - [`Server`]: the listener, HTTP/1.1 with keep-alive and a header read
 //!   timeout, and graceful shutdown ([`ShutdownHandle`]): every live session
 //!   is answered `system-shutdown` before [`Server::run`] returns.
+//! - [`client`]: the BOSH client ([`client::BoshClient`]): the task that
+//!   drives a [`bosh_core::client::ClientSession`] over HTTP/1.1 (hyper 1
+//!   client connections on the runtime's TCP), for every runtime.
+//! - [`xmpp_login`]: a small XMPP login over a [`client::BoshClient`]
+//!   (SASL PLAIN, XEP-0206 restart, resource binding), sans-IO at its core.
 //! - [`config`]: the TOML configuration and the matching command line
 //!   ([`Cli`]), validated once into [`Settings`] with clear messages.
 //!
@@ -70,6 +75,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod config;
 pub mod io;
 mod page;
@@ -79,6 +85,7 @@ mod service;
 mod session;
 mod sync;
 pub mod upstream;
+pub mod xmpp_login;
 
 pub use config::{Cli, Config, ConfigError, Settings};
 pub use runtime::{AsyncStream, BoxFuture, BoxStream, Listener, Runtime, Timer};

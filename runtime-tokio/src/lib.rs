@@ -1,6 +1,7 @@
 //! The tokio runtime for the BOSH connection manager: the
 //! [`Runtime`] implementation ([`TokioRuntime`]), the
-//! handler as a `tower::Service` ([`service`]), and the `bosh-cm` binary.
+//! handler as a `tower::Service` ([`service`]), the `bosh-cm` binary, the
+//! BOSH client API ([`client`]) and the `bosh-client` binary.
 //!
 //! Everything else (HTTP, sessions, upstream, config, shutdown) is in
 //! [`bosh_driver`], written once for every runtime.
@@ -44,6 +45,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
+
+pub mod client;
 
 use bosh_driver::{BoxFuture, BoxStream, Listener, Runtime, Server, ServerError, Settings, Timer};
 use tokio::net::{TcpListener, TcpStream};

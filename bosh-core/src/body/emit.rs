@@ -39,37 +39,46 @@ pub(crate) fn write_body_with<I>(
     I: IntoIterator,
     I::Item: AsRef<[u8]>,
 {
-    out.extend_from_slice(b"<body");
-    write_attrs(attrs, out);
-    out.extend_from_slice(b" xmlns='");
-    out.extend_from_slice(NS_HTTPBIND.as_bytes());
-    out.push(b'\'');
-
     let has_xbosh = attrs.xmpp_version.is_some()
         || attrs.xmpp_restart.is_some()
         || attrs.xmpp_restartlogic.is_some();
-    if has_xbosh {
-        write_decl("xmpp", NS_XBOSH, out);
+    // Prefix bindings, so that every prefixed attribute lands in its own
+    // namespace even when the body rebinds `xmpp` (e.g. `xmlns:xmpp='urn:x'`
+    // next to `xmlns:b='urn:xmpp:xbosh'`): the XEP-0206 attributes take a
+    // prefix already bound to urn:xmpp:xbosh, else `xmpp`, else a fresh one;
+    // an extra attribute whose prefix is bound elsewhere gets a fresh prefix.
+    let simple = namespaces.is_empty() && attrs.extra.iter().all(|e| e.namespace.is_none());
+    let plan = if simple {
+        None
+    } else {
+        Some(PrefixPlan::new(attrs, namespaces, has_xbosh))
+    };
+    let xbosh_prefix = plan.as_ref().map_or("xmpp", |p| p.xbosh_prefix.as_str());
+
+    out.extend_from_slice(b"<body");
+    write_attrs(attrs, xbosh_prefix, plan.as_ref(), out);
+    out.extend_from_slice(b" xmlns='");
+    out.extend_from_slice(NS_HTTPBIND.as_bytes());
+    out.push(b'\'');
+    let declare_xbosh = has_xbosh && plan.as_ref().is_none_or(|p| p.declare_xbosh);
+    if declare_xbosh {
+        write_decl(xbosh_prefix, NS_XBOSH, out);
     }
     for d in namespaces {
-        if has_xbosh && d.prefix == "xmpp" {
-            continue;
-        }
         write_decl(&d.prefix, &d.uri, out);
     }
-    let declared = |p: &str| namespaces.iter().any(|d| d.prefix == p) || (has_xbosh && p == "xmpp");
-    // Prefixes of extra attributes must be declared.
-    for (i, e) in attrs.extra.iter().enumerate() {
-        let (Some(ns), Some((p, _))) = (&e.namespace, e.name.split_once(':')) else {
-            continue;
-        };
-        let earlier = attrs.extra[..i]
-            .iter()
-            .any(|x| x.name.split_once(':').is_some_and(|(q, _)| q == p));
-        if p != "xml" && !declared(p) && !earlier {
-            write_decl(p, ns, out);
+    if let Some(plan) = &plan {
+        for (prefix, uri) in &plan.extra_decls {
+            write_decl(prefix, uri, out);
         }
     }
+    let declared = |p: &str| {
+        namespaces.iter().any(|d| d.prefix == p)
+            || (declare_xbosh && p == xbosh_prefix)
+            || plan
+                .as_ref()
+                .is_some_and(|plan| plan.extra_decls.iter().any(|(q, _)| q == p))
+    };
 
     let mut payload = payload.into_iter().peekable();
     if payload.peek().is_none() {
@@ -92,6 +101,127 @@ pub(crate) fn write_body_with<I>(
         out.extend_from_slice(p.as_ref());
     }
     out.extend_from_slice(b"</body>");
+}
+
+/// Prefix decisions for a body with namespace declarations or namespaced
+/// extra attributes (the uncommon case; the common one allocates nothing).
+struct PrefixPlan {
+    /// The prefix of `xmpp:version`, `xmpp:restart`, `xmpp:restartlogic`.
+    xbosh_prefix: String,
+    /// Whether that prefix must be declared (no declaration binds it yet).
+    declare_xbosh: bool,
+    /// Declarations needed by extra attributes, in order.
+    extra_decls: Vec<(String, String)>,
+    /// The qualified name to write for each extra attribute, when it differs
+    /// from its own (`extra[i]`).
+    renamed: Vec<(usize, String)>,
+}
+
+impl PrefixPlan {
+    fn new(attrs: &BodyAttrs, namespaces: &[NamespaceDecl], has_xbosh: bool) -> PrefixPlan {
+        let extra_prefix = |name: &str| name.split_once(':').map(|(p, _)| p.to_owned());
+        // Prefixes that may not be reused for something else.
+        let taken = |p: &str, plan: &PrefixPlan| {
+            p == "xml"
+                || p == "xmlns"
+                || namespaces.iter().any(|d| d.prefix == p)
+                || plan.extra_decls.iter().any(|(q, _)| q == p)
+                || attrs
+                    .extra
+                    .iter()
+                    .any(|e| extra_prefix(&e.name).as_deref() == Some(p))
+                || (has_xbosh && plan.xbosh_prefix == p)
+        };
+        let mut plan = PrefixPlan {
+            xbosh_prefix: String::new(),
+            declare_xbosh: false,
+            extra_decls: Vec::new(),
+            renamed: Vec::new(),
+        };
+        if has_xbosh {
+            if let Some(d) = namespaces.iter().find(|d| d.uri == NS_XBOSH) {
+                plan.xbosh_prefix = d.prefix.clone();
+            } else {
+                let xmpp_free = !namespaces.iter().any(|d| d.prefix == "xmpp")
+                    && !attrs.extra.iter().any(|e| {
+                        extra_prefix(&e.name).as_deref() == Some("xmpp")
+                            && e.namespace.as_deref() != Some(NS_XBOSH)
+                    });
+                plan.xbosh_prefix = if xmpp_free {
+                    "xmpp".to_owned()
+                } else {
+                    fresh("xbosh", |p| taken(p, &plan))
+                };
+                plan.declare_xbosh = true;
+            }
+        } else {
+            plan.xbosh_prefix = "xmpp".to_owned();
+        }
+        for (i, e) in attrs.extra.iter().enumerate() {
+            let (Some(ns), Some((p, local))) = (&e.namespace, e.name.split_once(':')) else {
+                continue;
+            };
+            if p == "xml" {
+                continue;
+            }
+            let bound = namespaces
+                .iter()
+                .find(|d| d.prefix == p)
+                .map(|d| d.uri.as_str())
+                .or_else(|| (has_xbosh && plan.xbosh_prefix == p).then_some(NS_XBOSH))
+                .or_else(|| {
+                    plan.extra_decls
+                        .iter()
+                        .find(|(q, _)| q == p)
+                        .map(|(_, u)| u.as_str())
+                });
+            match bound {
+                Some(uri) if uri == ns => {}
+                None => plan.extra_decls.push((p.to_owned(), ns.clone())),
+                Some(_) => {
+                    // Reuse a prefix already bound to this namespace, or make one.
+                    let existing = namespaces
+                        .iter()
+                        .find(|d| &d.uri == ns)
+                        .map(|d| d.prefix.clone())
+                        .or_else(|| {
+                            plan.extra_decls
+                                .iter()
+                                .find(|(_, u)| u == ns)
+                                .map(|(q, _)| q.clone())
+                        });
+                    let q = match existing {
+                        Some(q) => q,
+                        None => {
+                            let q = fresh("ns", |c| taken(c, &plan));
+                            plan.extra_decls.push((q.clone(), ns.clone()));
+                            q
+                        }
+                    };
+                    plan.renamed.push((i, format!("{q}:{local}")));
+                }
+            }
+        }
+        plan
+    }
+
+    fn extra_name<'a>(&'a self, i: usize, name: &'a str) -> &'a str {
+        self.renamed
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map_or(name, |(_, n)| n.as_str())
+    }
+}
+
+/// `base`, or `base1`, `base2`, … : the first that `taken` refuses.
+fn fresh(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_owned();
+    }
+    (1u32..)
+        .map(|n| format!("{base}{n}"))
+        .find(|c| !taken(c))
+        .unwrap_or_default()
 }
 
 fn write_decl(prefix: &str, uri: &str, out: &mut Vec<u8>) {
@@ -133,7 +263,7 @@ fn write_bool(name: &str, value: Option<bool>, out: &mut Vec<u8>) {
     }
 }
 
-fn write_attrs(a: &BodyAttrs, out: &mut Vec<u8>) {
+fn write_attrs(a: &BodyAttrs, xbosh: &str, plan: Option<&PrefixPlan>, out: &mut Vec<u8>) {
     write_num("rid", a.rid.map(|r| r.get()), out);
     write_str("sid", &a.sid, out);
     write_str("to", &a.to, out);
@@ -168,11 +298,18 @@ fn write_attrs(a: &BodyAttrs, out: &mut Vec<u8>) {
     if let Some(c) = a.condition {
         write_attr("condition", c.as_str(), out);
     }
-    write_version("xmpp:version", a.xmpp_version, out);
-    write_bool("xmpp:restart", a.xmpp_restart, out);
-    write_bool("xmpp:restartlogic", a.xmpp_restartlogic, out);
-    for e in &a.extra {
-        write_attr(&e.name, &e.value, out);
+    if xbosh == "xmpp" {
+        write_version("xmpp:version", a.xmpp_version, out);
+        write_bool("xmpp:restart", a.xmpp_restart, out);
+        write_bool("xmpp:restartlogic", a.xmpp_restartlogic, out);
+    } else {
+        write_version(&format!("{xbosh}:version"), a.xmpp_version, out);
+        write_bool(&format!("{xbosh}:restart"), a.xmpp_restart, out);
+        write_bool(&format!("{xbosh}:restartlogic"), a.xmpp_restartlogic, out);
+    }
+    for (i, e) in a.extra.iter().enumerate() {
+        let name = plan.map_or(e.name.as_str(), |p| p.extra_name(i, &e.name));
+        write_attr(name, &e.value, out);
     }
 }
 

@@ -1,16 +1,15 @@
 //! Parsing `<body/>` wrappers (XEP-0124 §6, §22; XEP-0206 §11).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use bytes::Bytes;
-use quick_xml::events::attributes::AttrError;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
+use quick_xml::XmlVersion;
 
 use super::attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
 use super::error::{ParseError, ParseErrorKind};
 use super::xml::{
-    NS_XML, check_attr_value, check_reference, find_invalid_char, is_all_space, is_ncname,
+    NS_XML, check_attr_value, check_reference, find_invalid_char, is_ncname, is_xml_space,
     split_qname, truncate,
 };
 use super::{Body, NS_HTTPBIND, NS_XBOSH};
@@ -68,6 +67,10 @@ fn check_size(len: usize, limits: &ParseLimits) -> Result<(), ParseError> {
 /// Leniency: an `xmpp:`-prefixed attribute whose prefix is not declared is
 /// read as being in `urn:xmpp:xbosh`, because some deployed clients omit the
 /// declaration. Any other undeclared prefix is an error.
+///
+/// The input is read in one pass by a scanner specialised for this job (it
+/// allocates nothing per element and skips character data with `memchr`);
+/// the work is linear in the input size whatever its shape.
 pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseError> {
     check_size(input.len(), limits)?;
     let base = if input.starts_with(b"\xEF\xBB\xBF") {
@@ -80,13 +83,19 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
     if let Some(i) = find_invalid_char(text.as_bytes()) {
         return Err(ParseError::new(ParseErrorKind::InvalidChar, base + i));
     }
+    // The body is built in place: the parser fills its attributes directly.
+    let mut body = Body::default();
     let mut p = Parser {
-        text,
+        s: text,
+        b: text.as_bytes(),
         base,
         limits,
         depth: 0,
+        open: Stack::new(),
         scopes: Vec::new(),
-        attrs: BodyAttrs::default(),
+        raw: Stack::new(),
+        many: None,
+        attrs: &mut body.attrs,
         namespaces: Vec::new(),
         child_default_ns: None,
         seen_root: false,
@@ -96,125 +105,283 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         children: Vec::new(),
     };
     p.run()?;
-    if !p.seen_root {
+    let Parser {
+        seen_root,
+        payload: (ps, pe),
+        namespaces,
+        child_default_ns,
+        children,
+        ..
+    } = p;
+    if !seen_root {
         return Err(ParseError::new(ParseErrorKind::NoRootElement, input.len()));
     }
-    let (ps, pe) = p.payload;
-    let payload = input.slice(base + ps..base + pe);
-    let children = p
-        .children
-        .iter()
-        .map(|&(s, e)| ((s - ps) as u32, (e - ps) as u32))
-        .collect();
-    Ok(Body {
-        attrs: p.attrs,
-        namespaces: p.namespaces,
-        child_default_ns: p.child_default_ns,
-        payload,
-        children,
-    })
+    if ps != pe {
+        body.payload = input.slice(base + ps..base + pe);
+    }
+    body.namespaces = namespaces;
+    body.child_default_ns = child_default_ns;
+    body.children = children;
+    Ok(body)
 }
 
-struct Parser<'a> {
-    text: &'a str,
+/// A stack that keeps its first `N` items inline, so that the usual shallow
+/// body with a handful of attributes allocates nothing.
+struct Stack<T: Copy + Default, const N: usize> {
+    len: usize,
+    inline: [T; N],
+    /// Used once more than `N` items were pushed; then `spill.len() == len`.
+    spill: Vec<T>,
+}
+
+impl<T: Copy + Default, const N: usize> Stack<T, N> {
+    fn new() -> Self {
+        Stack {
+            len: 0,
+            inline: [T::default(); N],
+            spill: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn push(&mut self, item: T) {
+        if self.len < N && self.spill.is_empty() {
+            self.inline[self.len] = item;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spill.push(item);
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.len -= 1;
+            self.spill.pop();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
+    fn last(&self) -> Option<&T> {
+        self.as_slice().last()
+    }
+}
+
+/// An attribute of the start tag being read, as byte offsets: the qualified
+/// name `start..end` with its colon (`NO_COLON` if none), the raw (escaped)
+/// value `value..value_end`, and whether the value needs unescaping.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawAttr {
+    start: u32,
+    colon: u32,
+    end: u32,
+    value: u32,
+    value_end: u32,
+    plain: bool,
+}
+
+const NO_COLON: u32 = u32::MAX;
+
+impl RawAttr {
+    fn qname<'a>(&self, s: &'a str) -> &'a str {
+        &s[self.start as usize..self.end as usize]
+    }
+
+    fn prefix<'a>(&self, s: &'a str) -> Option<&'a str> {
+        (self.colon != NO_COLON).then(|| &s[self.start as usize..self.colon as usize])
+    }
+
+    fn local<'a>(&self, s: &'a str) -> &'a str {
+        if self.colon == NO_COLON {
+            self.qname(s)
+        } else {
+            &s[self.colon as usize + 1..self.end as usize]
+        }
+    }
+
+    fn value<'a>(&self, s: &'a str) -> &'a str {
+        &s[self.value as usize..self.value_end as usize]
+    }
+
+    /// The value unescaped and normalized (XML 1.0 §3.3.3).
+    fn unescaped<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        if self.plain {
+            Cow::Borrowed(self.value(s))
+        } else {
+            unescape(self.value(s))
+        }
+    }
+}
+
+/// Attributes beyond this many on one element are checked for duplicates
+/// with a hash set instead of a linear scan (quadratic work is a DoS).
+const LINEAR_DUP_CHECK: usize = 16;
+
+struct Parser<'a, 'b> {
+    s: &'a str,
+    b: &'a [u8],
     base: usize,
     limits: &'a ParseLimits,
     depth: usize,
+    /// Qualified names of the open elements (byte ranges), outermost first.
+    open: Stack<(u32, u32), 16>,
     /// Namespace prefixes in scope: (depth of the declaring element, prefix).
-    scopes: Vec<(usize, Box<str>)>,
-    attrs: BodyAttrs,
+    scopes: Vec<(usize, &'a str)>,
+    /// The attributes of the current start tag (reused).
+    raw: Stack<RawAttr, 8>,
+    /// Their names, once there are more than [`LINEAR_DUP_CHECK`].
+    many: Option<HashSet<&'a str>>,
+    attrs: &'b mut BodyAttrs,
     namespaces: Vec<NamespaceDecl>,
     child_default_ns: Option<String>,
     seen_root: bool,
     root_done: bool,
-    /// Payload byte range within `text`.
+    /// Payload byte range within `s`.
     payload: (usize, usize),
     child_start: usize,
-    children: Vec<(usize, usize)>,
+    /// Top-level child elements, relative to the payload start.
+    children: Vec<(u32, u32)>,
 }
 
-impl<'a> Parser<'a> {
+fn malformed(what: &str) -> ParseErrorKind {
+    ParseErrorKind::Malformed(what.to_owned())
+}
+
+impl<'a> Parser<'a, '_> {
     fn err(&self, kind: ParseErrorKind, at: usize) -> ParseError {
         ParseError::new(kind, self.base + at)
     }
 
     fn run(&mut self) -> Result<(), ParseError> {
-        let mut reader = Reader::from_str(self.text);
-        {
-            let config = reader.config_mut();
-            config.check_end_names = true;
-            config.expand_empty_elements = false;
-            config.trim_text(false);
+        let b = self.b;
+        let mut pos = 0;
+        if b.starts_with(b"<?xml") && b.get(5).is_some_and(|&c| is_xml_space(c) || c == b'?') {
+            pos = self.declaration()?;
         }
-        let mut first = true;
         loop {
-            let pos = reader.buffer_position() as usize;
-            let event = match reader.read_event() {
-                Ok(ev) => ev,
-                Err(e) => {
-                    let at = reader.error_position() as usize;
-                    return Err(self.err(map_xml_error(&e), at));
-                }
+            let lt = if self.depth >= 2 {
+                self.text(pos)?
+            } else {
+                self.space(pos)?
             };
-            let is_first = std::mem::take(&mut first);
-            match event {
-                Event::Decl(d) => {
-                    if !is_first || pos != 0 {
-                        return Err(self.err(ParseErrorKind::ProcessingInstruction, pos));
-                    }
-                    let version_ok = d.version().is_ok_and(|v| v == "1.0");
-                    let encoding_ok = match d.encoding() {
-                        None => true,
-                        Some(Ok(enc)) => enc.eq_ignore_ascii_case("utf-8"),
-                        Some(Err(_)) => false,
-                    };
-                    if !version_ok || !encoding_ok {
-                        return Err(self.err(ParseErrorKind::UnsupportedDeclaration, pos));
-                    }
+            if lt >= b.len() {
+                if self.depth > 0 {
+                    return Err(self.err(ParseErrorKind::UnclosedElement, b.len()));
                 }
-                Event::PI(_) => return Err(self.err(ParseErrorKind::ProcessingInstruction, pos)),
-                Event::Comment(_) => return Err(self.err(ParseErrorKind::Comment, pos)),
-                Event::DocType(_) => return Err(self.err(ParseErrorKind::Doctype, pos)),
-                Event::Start(e) => self.start(&e, pos, reader.buffer_position() as usize, false)?,
-                Event::Empty(e) => self.start(&e, pos, reader.buffer_position() as usize, true)?,
-                Event::End(_) => self.end(pos, reader.buffer_position() as usize),
-                Event::Text(t) => {
-                    if !is_all_space(&t) {
-                        let kind = match self.depth {
-                            0 if self.root_done => ParseErrorKind::TrailingContent,
-                            0 => ParseErrorKind::Malformed("text before the root element".into()),
-                            1 => ParseErrorKind::CharacterDataInBody,
-                            _ => {
-                                if let Some(i) = super::xml::find_cdata_end(&t) {
-                                    return Err(self.err(
-                                        ParseErrorKind::Malformed("']]>' in text".into()),
-                                        pos + i,
-                                    ));
-                                }
-                                continue;
-                            }
-                        };
-                        return Err(self.err(kind, pos));
+                return Ok(());
+            }
+            pos = match b.get(lt + 1) {
+                Some(b'/') => self.end_tag(lt)?,
+                Some(b'!') => self.bang(lt)?,
+                Some(b'?') => return Err(self.err(ParseErrorKind::ProcessingInstruction, lt)),
+                Some(_) => self.start_tag(lt)?,
+                None => return Err(self.err(malformed("input ends in markup"), lt)),
+            };
+        }
+    }
+
+    /// `<?xml version='1.0' encoding='UTF-8'?>` at the very start; returns
+    /// the position after it.
+    fn declaration(&mut self) -> Result<usize, ParseError> {
+        let Some(end) = memchr::memmem::find(self.b, b"?>") else {
+            return Err(self.err(malformed("unterminated XML declaration"), 0));
+        };
+        let content = &self.s[5..end];
+        let unsupported = || self.err(ParseErrorKind::UnsupportedDeclaration, 0);
+        let mut version = None;
+        let mut encoding_ok = true;
+        let mut rest = content.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+        while !rest.is_empty() {
+            let (name, after) = rest.split_once('=').ok_or_else(unsupported)?;
+            let after = after.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+            let quote = after.chars().next().filter(|&q| q == '\'' || q == '"');
+            let quote = quote.ok_or_else(unsupported)?;
+            let (value, tail) = after[1..].split_once(quote).ok_or_else(unsupported)?;
+            match name.trim_end_matches(|c: char| c.is_ascii() && is_xml_space(c as u8)) {
+                "version" => version = Some(value),
+                "encoding" => encoding_ok = value.eq_ignore_ascii_case("utf-8"),
+                "standalone" => {}
+                _ => return Err(unsupported()),
+            }
+            let trimmed = tail.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+            if trimmed.len() == tail.len() && !trimmed.is_empty() {
+                return Err(unsupported());
+            }
+            rest = trimmed;
+        }
+        if version != Some("1.0") || !encoding_ok {
+            return Err(unsupported());
+        }
+        Ok(end + 2)
+    }
+
+    /// White space up to the next `<` outside elements or directly inside
+    /// `<body/>`; anything else is an error there.
+    fn space(&self, pos: usize) -> Result<usize, ParseError> {
+        let b = self.b;
+        let mut i = pos;
+        while i < b.len() && is_xml_space(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b'<' {
+            return Ok(i);
+        }
+        Err(self.err(self.data_outside_elements(), i))
+    }
+
+    /// Character data inside a payload element, up to the next `<`:
+    /// references are checked, `]]>` is refused (XML 1.0 §2.4).
+    fn text(&self, pos: usize) -> Result<usize, ParseError> {
+        let b = self.b;
+        let mut i = pos;
+        loop {
+            let Some(k) = memchr::memchr3(b'<', b'&', b'>', &b[i..]) else {
+                return Ok(b.len());
+            };
+            let j = i + k;
+            match b[j] {
+                b'<' => return Ok(j),
+                b'&' => i = self.reference(j)?,
+                _ => {
+                    if j >= pos + 2 && &b[j - 2..j] == b"]]" {
+                        return Err(self.err(malformed("']]>' in text"), j - 2));
                     }
-                }
-                Event::CData(_) => {
-                    if self.depth <= 1 {
-                        return Err(self.err(self.data_outside_elements(), pos));
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    if self.depth <= 1 {
-                        return Err(self.err(self.data_outside_elements(), pos));
-                    }
-                    check_reference(&r).map_err(|k| self.err(k, pos))?;
-                }
-                Event::Eof => {
-                    if self.depth > 0 {
-                        return Err(self.err(ParseErrorKind::UnclosedElement, pos));
-                    }
-                    return Ok(());
+                    i = j + 1;
                 }
             }
+        }
+    }
+
+    /// Checks the reference starting with the `&` at `amp`; returns the
+    /// position after its `;`.
+    fn reference(&self, amp: usize) -> Result<usize, ParseError> {
+        let b = self.b;
+        match memchr::memchr2(b';', b'<', &b[amp + 1..]) {
+            Some(k) if b[amp + 1 + k] == b';' => {
+                let name = &self.s[amp + 1..amp + 1 + k];
+                check_reference(name).map_err(|kind| self.err(kind, amp))?;
+                Ok(amp + k + 2)
+            }
+            _ => Err(self.err(malformed("unterminated reference"), amp)),
         }
     }
 
@@ -222,48 +389,108 @@ impl<'a> Parser<'a> {
         match (self.depth, self.root_done) {
             (1, _) => ParseErrorKind::CharacterDataInBody,
             (_, true) => ParseErrorKind::TrailingContent,
-            _ => ParseErrorKind::Malformed("character data outside the root element".into()),
+            (_, false) => malformed("character data outside the root element"),
         }
     }
 
-    fn start(
-        &mut self,
-        e: &BytesStart<'a>,
-        pos: usize,
-        after: usize,
-        empty: bool,
-    ) -> Result<(), ParseError> {
-        if self.root_done {
-            return Err(self.err(ParseErrorKind::TrailingContent, pos));
+    /// `<!…`: a CDATA section inside a payload element; comments, DOCTYPE
+    /// and anything else are refused.
+    fn bang(&self, lt: usize) -> Result<usize, ParseError> {
+        let rest = &self.b[lt + 2..];
+        if rest.starts_with(b"--") {
+            return Err(self.err(ParseErrorKind::Comment, lt));
         }
-        self.depth += 1;
-        if self.depth > self.limits.max_depth {
-            return Err(self.err(
-                ParseErrorKind::TooDeep {
-                    limit: self.limits.max_depth,
-                },
-                pos,
-            ));
-        }
-        if self.depth == 1 {
-            self.root(e, pos)?;
-            self.seen_root = true;
-            self.payload = (after, after);
-        } else {
-            self.element(e, pos)?;
-            if self.depth == 2 {
-                self.child_start = pos;
+        if rest.starts_with(b"[CDATA[") {
+            if self.depth <= 1 {
+                return Err(self.err(self.data_outside_elements(), lt));
             }
+            let start = lt + 9;
+            return match memchr::memmem::find(&self.b[start..], b"]]>") {
+                Some(k) => Ok(start + k + 3),
+                None => Err(self.err(malformed("unterminated CDATA section"), lt)),
+            };
         }
-        if empty {
-            self.end(pos, after);
+        if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"DOCTYPE") {
+            return Err(self.err(ParseErrorKind::Doctype, lt));
         }
-        Ok(())
+        Err(self.err(malformed("unexpected '<!'"), lt))
+    }
+
+    /// The end of a name: the first white space, `/`, `>`, `=`, quote, `<`,
+    /// `?` or `!`.
+    fn name_end(&self, from: usize) -> usize {
+        let b = self.b;
+        let mut i = from;
+        while i < b.len() && NAME_CLASS[usize::from(b[i])] != DELIM {
+            i += 1;
+        }
+        i
+    }
+
+    /// Scans a qualified name from `from` and checks it in the same pass
+    /// (table-driven for ASCII, the full XML `NameChar` rules otherwise).
+    /// Returns its end and `Ok(colon position)`, or `Err(())` if it is not a
+    /// QName.
+    fn scan_qname(&self, from: usize) -> (usize, Result<Option<usize>, ()>) {
+        let b = self.b;
+        let mut i = from;
+        let mut colon = None;
+        let mut bad = false;
+        let mut ascii = true;
+        while i < b.len() {
+            match NAME_CLASS[usize::from(b[i])] {
+                DELIM => break,
+                START | CHAR => {}
+                COLON => {
+                    bad |= colon.is_some();
+                    colon = Some(i);
+                }
+                NON_ASCII => ascii = false,
+                _ => bad = true,
+            }
+            i += 1;
+        }
+        if !ascii {
+            let checked = split_qname(&self.s[from..i])
+                .map(|(p, _)| p.map(|p| from + p.len()))
+                .ok_or(());
+            return (i, checked);
+        }
+        let starts_name = |at: usize| at < i && NAME_CLASS[usize::from(b[at])] == START;
+        let ok = !bad && starts_name(from) && colon.is_none_or(|c| starts_name(c + 1));
+        (i, if ok { Ok(colon) } else { Err(()) })
+    }
+
+    fn skip_space(&self, mut i: usize) -> usize {
+        let b = self.b;
+        while i < b.len() && is_xml_space(b[i]) {
+            i += 1;
+        }
+        i
+    }
+
+    fn end_tag(&mut self, lt: usize) -> Result<usize, ParseError> {
+        let start = lt + 2;
+        let end = self.name_end(start);
+        let close = self.skip_space(end);
+        if self.b.get(close) != Some(&b'>') {
+            return Err(self.err(malformed("malformed end tag"), lt));
+        }
+        let name = &self.b[start..end];
+        match self.open.last() {
+            Some(&(s, e)) if &self.b[s as usize..e as usize] == name => {}
+            _ => return Err(self.err(ParseErrorKind::MismatchedEndTag, lt)),
+        }
+        self.end(lt, close + 1);
+        Ok(close + 1)
     }
 
     fn end(&mut self, pos: usize, after: usize) {
         let depth = self.depth;
-        self.scopes.retain(|&(d, _)| d < depth);
+        while self.scopes.last().is_some_and(|&(d, _)| d >= depth) {
+            self.scopes.pop();
+        }
+        self.open.pop();
         self.depth -= 1;
         match self.depth {
             0 => {
@@ -272,94 +499,237 @@ impl<'a> Parser<'a> {
                     self.payload.1 = pos;
                 }
             }
-            1 => self.children.push((self.child_start, after)),
+            1 => {
+                let ps = self.payload.0;
+                self.children
+                    .push(((self.child_start - ps) as u32, (after - ps) as u32));
+            }
             _ => {}
         }
     }
 
-    /// Checks a payload element's name, attributes and namespace prefixes.
-    fn element(&mut self, e: &BytesStart<'a>, pos: usize) -> Result<(), ParseError> {
-        let name = e.name().into_inner();
-        let (prefix, _) =
-            split_qname(name).ok_or_else(|| self.err(ParseErrorKind::InvalidName, pos))?;
-        let mut used: Vec<&str> = Vec::new();
-        if let Some(p) = prefix {
-            used.push(p);
+    /// A start tag at `lt`; returns the position after it.
+    fn start_tag(&mut self, lt: usize) -> Result<usize, ParseError> {
+        let b = self.b;
+        let name_start = lt + 1;
+        let (name_end, checked) = self.scan_qname(name_start);
+        if self.root_done {
+            return Err(self.err(ParseErrorKind::TrailingContent, lt));
         }
-        let raw_attrs = attributes(e);
-        for attr in raw_attrs {
-            let (key, value) = attr.map_err(|k| self.err(k, pos))?;
-            let (ap, local) =
-                split_qname(key).ok_or_else(|| self.err(ParseErrorKind::InvalidName, pos))?;
-            check_attr_value(value).map_err(|(_, k)| self.err(k, pos))?;
-            match (ap, local) {
-                (None, "xmlns") => {}
-                (Some("xmlns"), p) => {
-                    check_ns_decl(p, value).map_err(|k| self.err(k, pos))?;
-                    self.scopes.push((self.depth, p.into()));
+        if self.depth >= self.limits.max_depth {
+            return Err(self.err(
+                ParseErrorKind::TooDeep {
+                    limit: self.limits.max_depth,
+                },
+                lt,
+            ));
+        }
+        let qname = &self.s[name_start..name_end];
+        let colon = checked.map_err(|()| self.err(ParseErrorKind::InvalidName, lt))?;
+        let (prefix, local) = match colon {
+            Some(c) => (Some(&self.s[name_start..c]), &self.s[c + 1..name_end]),
+            None => (None, qname),
+        };
+
+        // Attributes, up to `>` or `/>`.
+        self.raw.clear();
+        if let Some(many) = &mut self.many {
+            many.clear();
+        }
+        let mut i = name_end;
+        let empty;
+        loop {
+            let spaced = i < b.len() && is_xml_space(b[i]);
+            i = self.skip_space(i);
+            match b.get(i) {
+                Some(b'>') => {
+                    empty = false;
+                    i += 1;
+                    break;
                 }
-                (Some(p), _) => used.push(p),
-                (None, _) => {}
+                Some(b'/') if b.get(i + 1) == Some(&b'>') => {
+                    empty = true;
+                    i += 2;
+                    break;
+                }
+                None => return Err(self.err(malformed("input ends in a start tag"), lt)),
+                Some(_) if !spaced => {
+                    return Err(self.err(malformed("no white space before an attribute"), i));
+                }
+                Some(_) => i = self.attribute(lt, i)?,
             }
         }
-        for p in used {
-            if p != "xml" && !self.scopes.iter().any(|(_, q)| &**q == p) {
-                return Err(self.err(
-                    ParseErrorKind::UnboundPrefix {
-                        prefix: truncate(p, 64),
-                    },
-                    pos,
-                ));
+
+        self.depth += 1;
+        self.open.push((name_start as u32, name_end as u32));
+        if self.depth == 1 {
+            self.root(prefix, local, qname, lt)?;
+            self.seen_root = true;
+            self.payload = (i, i);
+        } else {
+            self.element(prefix, lt)?;
+            if self.depth == 2 {
+                self.child_start = lt;
             }
+        }
+        if empty {
+            self.end(lt, i);
+        }
+        Ok(i)
+    }
+
+    /// One `name='value'` at `i`; returns the position after the closing
+    /// quote.
+    fn attribute(&mut self, lt: usize, i: usize) -> Result<usize, ParseError> {
+        let b = self.b;
+        let (name_end, checked) = self.scan_qname(i);
+        if name_end == i {
+            return Err(self.err(malformed("expected an attribute"), i));
+        }
+        let colon = checked.map_err(|()| self.err(ParseErrorKind::InvalidName, lt))?;
+        let eq = self.skip_space(name_end);
+        if b.get(eq) != Some(&b'=') {
+            return Err(self.err(malformed("attribute without a value"), i));
+        }
+        let q = self.skip_space(eq + 1);
+        let quote = match b.get(q) {
+            Some(&c @ (b'\'' | b'"')) => c,
+            _ => return Err(self.err(malformed("unquoted attribute value"), q)),
+        };
+        // One pass to the closing quote, noting what needs a closer look;
+        // eight bytes at a time while none of them is interesting.
+        let mut j = skip_plain_value(b, q + 1, quote);
+        let mut special = false;
+        let mut spaces = false;
+        loop {
+            let Some(&c) = b.get(j) else {
+                return Err(self.err(malformed("unterminated attribute value"), q));
+            };
+            match VALUE_CLASS[usize::from(c)] {
+                0 => {}
+                LT_AMP => special = true,
+                WS => spaces = true,
+                _ if c == quote => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        if special {
+            let value = &self.s[q + 1..j];
+            check_attr_value(value).map_err(|(at, kind)| self.err(kind, q + 1 + at))?;
+        }
+        // Duplicates by qualified name (XML 1.0 §3.1, WFC: Unique Att Spec).
+        let qname = &self.s[i..name_end];
+        let s = self.s;
+        let dup = if self.raw.len() < LINEAR_DUP_CHECK {
+            let (len, first) = (name_end - i, b[i]);
+            self.raw.as_slice().iter().any(|a| {
+                (a.end - a.start) as usize == len
+                    && b[a.start as usize] == first
+                    && a.qname(s) == qname
+            })
+        } else {
+            let raw = &self.raw;
+            let many = self
+                .many
+                .get_or_insert_with(|| HashSet::with_capacity(4 * LINEAR_DUP_CHECK));
+            if many.is_empty() {
+                many.extend(raw.as_slice().iter().map(|a| a.qname(s)));
+            }
+            !many.insert(qname)
+        };
+        if dup {
+            return Err(self.err(
+                ParseErrorKind::DuplicateAttribute {
+                    name: truncate(qname, 64),
+                },
+                i,
+            ));
+        }
+        self.raw.push(RawAttr {
+            start: i as u32,
+            colon: colon.map_or(NO_COLON, |c| c as u32),
+            end: name_end as u32,
+            value: (q + 1) as u32,
+            value_end: j as u32,
+            plain: !special && !spaces,
+        });
+        Ok(j + 1)
+    }
+
+    /// Checks a payload element's namespace declarations and prefixes.
+    fn element(&mut self, prefix: Option<&'a str>, lt: usize) -> Result<(), ParseError> {
+        let depth = self.depth;
+        let s = self.s;
+        let mut prefixed = prefix.is_some();
+        for a in self.raw.as_slice() {
+            match a.prefix(s) {
+                None => {}
+                Some("xmlns") => {
+                    check_ns_decl(a.local(s), a.value(s)).map_err(|k| self.err(k, lt))?;
+                    self.scopes.push((depth, a.local(s)));
+                }
+                Some(_) => prefixed = true,
+            }
+        }
+        if !prefixed {
+            return Ok(());
+        }
+        let bound = |p: &str| p == "xml" || self.scopes.iter().rev().any(|&(_, q)| q == p);
+        let unbound = prefix.filter(|p| !bound(p)).or_else(|| {
+            self.raw
+                .as_slice()
+                .iter()
+                .filter_map(|a| a.prefix(s))
+                .find(|&p| p != "xmlns" && !bound(p))
+        });
+        if let Some(p) = unbound {
+            return Err(self.err(
+                ParseErrorKind::UnboundPrefix {
+                    prefix: truncate(p, 64),
+                },
+                lt,
+            ));
         }
         Ok(())
     }
 
     /// Reads the `<body/>` start tag into typed attributes (XEP-0124 §22).
-    fn root(&mut self, e: &BytesStart<'a>, pos: usize) -> Result<(), ParseError> {
-        let name = e.name().into_inner();
-        let (prefix, local) =
-            split_qname(name).ok_or_else(|| self.err(ParseErrorKind::InvalidName, pos))?;
+    fn root(
+        &mut self,
+        prefix: Option<&'a str>,
+        local: &str,
+        qname: &str,
+        pos: usize,
+    ) -> Result<(), ParseError> {
         if local != "body" {
             return Err(self.err(
                 ParseErrorKind::NotBody {
-                    name: truncate(name, 64),
+                    name: truncate(qname, 64),
                 },
                 pos,
             ));
         }
-        // Collect the attributes (on the stack for the usual handful), then
-        // read the namespace declarations first so that order does not matter.
-        const STACK: usize = 24;
-        let mut stack: [(&str, &str); STACK] = [("", ""); STACK];
-        let mut heap: Vec<(&str, &str)> = Vec::new();
-        let mut n = 0;
-        for attr in attributes(e) {
-            let (key, value) = attr.map_err(|k| self.err(k, pos))?;
-            check_attr_value(value).map_err(|(_, k)| self.err(k, pos))?;
-            if n < STACK {
-                stack[n] = (key, value);
-            } else {
-                if heap.is_empty() {
-                    heap.extend_from_slice(&stack);
-                }
-                heap.push((key, value));
-            }
-            n += 1;
-        }
-        let raw: &[(&str, &str)] = if n <= STACK { &stack[..n] } else { &heap };
+        // Namespace declarations first, so that order does not matter.
+        let s = self.s;
         let mut default_ns: Option<Cow<'_, str>> = None;
         let mut namespaces: Vec<NamespaceDecl> = Vec::new();
-        for &(key, value) in raw {
-            if key == "xmlns" {
-                default_ns = Some(unescape(value));
-            } else if let Some(p) = key.strip_prefix("xmlns:") {
-                check_ns_decl(p, value).map_err(|k| self.err(k, pos))?;
-                self.scopes.push((1, p.into()));
-                namespaces.push(NamespaceDecl {
-                    prefix: p.to_owned(),
-                    uri: unescape(value).into_owned(),
-                });
+        for a in self.raw.as_slice() {
+            match a.prefix(s) {
+                None if a.local(s) == "xmlns" => default_ns = Some(a.unescaped(s)),
+                Some("xmlns") => {
+                    check_ns_decl(a.local(s), a.value(s)).map_err(|k| self.err(k, pos))?;
+                    namespaces.push(NamespaceDecl {
+                        prefix: a.local(s).to_owned(),
+                        uri: a.unescaped(s).into_owned(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        for a in self.raw.as_slice() {
+            if a.prefix(s) == Some("xmlns") {
+                self.scopes.push((1, a.local(s)));
             }
         }
         let resolve = |p: &str| -> Option<&str> {
@@ -397,15 +767,13 @@ impl<'a> Parser<'a> {
             _ => None,
         };
 
-        let attrs = &mut self.attrs;
-        for &(key, value) in raw {
-            if key == "xmlns" || key.starts_with("xmlns:") {
-                continue;
-            }
+        let attrs = &mut *self.attrs;
+        for a in self.raw.as_slice() {
             let err = |kind| ParseError::new(kind, self.base + pos);
-            let (ap, local) = split_qname(key).ok_or_else(|| err(ParseErrorKind::InvalidName))?;
-            let ns = match ap {
+            let ns = match a.prefix(s) {
+                None if a.local(s) == "xmlns" => continue,
                 None => None,
+                Some("xmlns") => continue,
                 Some(p) => match resolve(p) {
                     Some(ns) => Some(ns),
                     // Lenient: an undeclared `xmpp` prefix means urn:xmpp:xbosh.
@@ -417,7 +785,7 @@ impl<'a> Parser<'a> {
                     }
                 },
             };
-            set_attr(attrs, ns, local, key, unescape(value)).map_err(err)?;
+            set_attr(attrs, ns, a.local(s), a.qname(s), a.unescaped(s)).map_err(err)?;
         }
         self.namespaces = namespaces;
         self.child_default_ns = child_default_ns;
@@ -425,43 +793,93 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The attributes of a start tag as raw (escaped) `(name, value)` pairs,
-/// with duplicate and syntax checks.
-fn attributes<'e>(
-    e: &'e BytesStart<'_>,
-) -> impl Iterator<Item = Result<(&'e str, &'e str), ParseErrorKind>> + 'e {
-    let content: &'e str = e;
-    let mut failed = false;
-    let mut attrs = e.attributes();
-    attrs.with_checks(true);
-    attrs.map_while(move |a| {
-        if failed {
-            return None;
+/// Byte classes for names in tags: delimiters (XML white space, `/`, `>`,
+/// `=`, quotes, `<`, `?`, `!`), ASCII name-start characters, other ASCII
+/// name characters, the colon, bytes of non-ASCII characters (checked with
+/// the full XML rules) and ASCII that no name may contain.
+const DELIM: u8 = 0;
+const START: u8 = 1;
+const CHAR: u8 = 2;
+const COLON: u8 = 3;
+const NON_ASCII: u8 = 4;
+const NOT_NAME: u8 = 5;
+
+static NAME_CLASS: [u8; 256] = {
+    let mut t = [NOT_NAME; 256];
+    let mut i = 0x80;
+    while i < 256 {
+        t[i] = NON_ASCII;
+        i += 1;
+    }
+    let mut c = b'a';
+    while c <= b'z' {
+        t[c as usize] = START;
+        t[(c - b'a' + b'A') as usize] = START;
+        c += 1;
+    }
+    t[b'_' as usize] = START;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = CHAR;
+        d += 1;
+    }
+    t[b'-' as usize] = CHAR;
+    t[b'.' as usize] = CHAR;
+    t[b':' as usize] = COLON;
+    let delims = b" \t\r\n/>='\"<?!";
+    let mut k = 0;
+    while k < delims.len() {
+        t[delims[k] as usize] = DELIM;
+        k += 1;
+    }
+    t
+};
+
+/// The first position at or after `from` where an eight-byte word holds the
+/// quote, `<`, `&` or a byte below 0x20 (tab, LF, CR: other control
+/// characters were refused before), or the last whole word's end.
+#[inline]
+fn skip_plain_value(b: &[u8], from: usize, quote: u8) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Nonzero iff some byte of `x` is zero (exact as an existence test).
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let (q, lt, amp) = (
+        LO * u64::from(quote),
+        LO * u64::from(b'<'),
+        LO * u64::from(b'&'),
+    );
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w);
+        let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if zero(x ^ q) | zero(x ^ lt) | zero(x ^ amp) | below_space != 0 {
+            break;
         }
-        let item = match a {
-            Ok(a) => match a.value {
-                Cow::Borrowed(v) => Ok((a.key.into_inner(), v)),
-                // Values read from a borrowed &str are always borrowed.
-                Cow::Owned(_) => Err(ParseErrorKind::Malformed(
-                    "unexpected attribute value".into(),
-                )),
-            },
-            Err(AttrError::Duplicated(at, _)) => {
-                let name: String = content
-                    .get(at..)
-                    .unwrap_or_default()
-                    .chars()
-                    .take_while(|&c| c != '=' && !c.is_whitespace())
-                    .take(64)
-                    .collect();
-                Err(ParseErrorKind::DuplicateAttribute { name })
-            }
-            Err(other) => Err(ParseErrorKind::Malformed(other.to_string())),
-        };
-        failed = item.is_err();
-        Some(item)
-    })
+        i += 8;
+    }
+    i
 }
+
+/// Byte classes in attribute values: `<` and `&` (checked closely), tab, LF
+/// and CR (normalized when unescaping), quotes, anything else (0).
+const LT_AMP: u8 = 1;
+const WS: u8 = 2;
+const QUOTE: u8 = 3;
+
+static VALUE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'<' as usize] = LT_AMP;
+    t[b'&' as usize] = LT_AMP;
+    t[b'\t' as usize] = WS;
+    t[b'\n' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    t[b'\'' as usize] = QUOTE;
+    t[b'"' as usize] = QUOTE;
+    t
+};
 
 fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), ParseErrorKind> {
     let ok = is_ncname(prefix)
@@ -492,17 +910,6 @@ fn unescape(raw: &str) -> Cow<'_, str> {
         Ok(Cow::Borrowed(v)) => Cow::Borrowed(v),
         Ok(Cow::Owned(v)) => Cow::Owned(v),
         Err(_) => Cow::Borrowed(raw),
-    }
-}
-
-fn map_xml_error(e: &quick_xml::Error) -> ParseErrorKind {
-    use quick_xml::errors::{Error, IllFormedError};
-    match e {
-        Error::IllFormed(IllFormedError::MismatchedEndTag { .. })
-        | Error::IllFormed(IllFormedError::UnmatchedEndTag(_)) => ParseErrorKind::MismatchedEndTag,
-        Error::IllFormed(IllFormedError::MissingEndTag(_)) => ParseErrorKind::UnclosedElement,
-        Error::IllFormed(IllFormedError::DoubleHyphenInComment) => ParseErrorKind::Comment,
-        other => ParseErrorKind::Malformed(other.to_string()),
     }
 }
 

@@ -16,10 +16,6 @@ pub(crate) fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-pub(crate) fn is_all_space(s: &str) -> bool {
-    s.bytes().all(is_xml_space)
-}
-
 /// XML 1.0 `Char`.
 pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
@@ -160,14 +156,6 @@ pub(crate) fn check_attr_value(raw: &str) -> Result<(), (usize, ParseErrorKind)>
         i = at + end + 2;
     }
     Ok(())
-}
-
-/// The offset of `]]>` in character data, which XML 1.0 §2.4 forbids there.
-pub(crate) fn find_cdata_end(text: &str) -> Option<usize> {
-    let b = text.as_bytes();
-    memchr::memchr_iter(b'>', b)
-        .find(|&i| i >= 2 && &b[i - 2..i] == b"]]")
-        .map(|i| i - 2)
 }
 
 pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
@@ -414,13 +402,6 @@ mod tests {
             let ok = "\t\n\r \u{FFFD}\u{EFFF}é".repeat(len);
             assert_eq!(find_invalid_char(ok.as_bytes()), None);
         }
-    }
-
-    #[test]
-    fn cdata_end_in_text_is_found() {
-        assert_eq!(find_cdata_end("a]]>b"), Some(1));
-        assert_eq!(find_cdata_end("a]>b]]"), None);
-        assert_eq!(find_cdata_end(">]]>"), Some(1));
     }
 
     #[test]

@@ -199,6 +199,9 @@ pub enum Warning {
         /// The last missing rid.
         to: Rid,
     },
+    /// A rid skipped earlier (R14.2-5) arrived after all: its payload was
+    /// delivered late and it was answered with an empty body.
+    LateSkippedRid(Rid),
     /// Payload in a restart request, ignored (XEP-0206 §5, X5-2).
     RestartPayloadIgnored {
         /// How many elements.

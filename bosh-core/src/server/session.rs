@@ -145,6 +145,8 @@ pub struct ServerSession {
     /// Why the session ended, to tell later requests (see
     /// `handle_after_termination`).
     ended: Option<TerminationReason>,
+    /// Rid ranges `[from, to)` skipped in lenient mode (R14.2-5).
+    skipped: Vec<(u64, u64)>,
     state: State,
     out: VecDeque<Output>,
 }
@@ -222,6 +224,7 @@ impl ServerSession {
             deferred: None,
             deferral_used: false,
             ended: None,
+            skipped: Vec::new(),
             state: State::Active,
             out: VecDeque::new(),
         };
@@ -378,7 +381,7 @@ impl ServerSession {
             return;
         }
         let Some(rid) = body.attrs.rid else {
-            self.fail(now, Condition::BadRequest, request);
+            self.fail(now, Condition::BadRequest, request, u64::MAX);
             return;
         };
         let r = rid.get();
@@ -392,15 +395,21 @@ impl ServerSession {
                 return;
             }
         }
-        if r < self.next_rid {
+        if r < self.next_rid && self.take_skipped(r) {
+            self.handle_late_skipped(now, request, &body, rid);
+        } else if r < self.next_rid {
             self.handle_repeat(now, request, r);
         } else if r - self.next_rid >= window {
             // R14.2-4, R14.3-8: same answer as a rid too old to replay.
-            self.fail(now, Condition::ItemNotFound, request);
-        } else if let Some(p) = self.pending.get_mut(&r) {
-            // A repeat of a buffered early request (R14.3-5).
-            let older = std::mem::replace(&mut p.request, request);
-            if self.count_repeat(now, r, request) {
+            self.fail(now, Condition::ItemNotFound, request, r);
+        } else if self.pending.contains_key(&r) {
+            // A repeat of a buffered early request (R14.3-5). Counted before
+            // it replaces the buffered copy: if the count ends the session,
+            // both copies are answered once each.
+            if self.count_repeat(now, r, request)
+                && let Some(p) = self.pending.get_mut(&r)
+            {
+                let older = std::mem::replace(&mut p.request, request);
                 self.respond_recoverable(older);
             }
         } else {
@@ -590,7 +599,7 @@ impl ServerSession {
         let n = self.repeats.entry(rid).or_insert(0);
         *n = n.saturating_add(1);
         if *n > self.config.max_repeats {
-            self.fail(now, Condition::PolicyViolation, request);
+            self.fail(now, Condition::PolicyViolation, request, rid);
             return false;
         }
         true
@@ -615,8 +624,56 @@ impl ServerSession {
             self.respond(request, 200, body);
         } else {
             // R14.3-7: no longer available.
-            self.fail(now, Condition::ItemNotFound, request);
+            self.fail(now, Condition::ItemNotFound, request, rid);
         }
+    }
+
+    /// Whether `rid` was skipped and has not arrived since; it no longer
+    /// counts as skipped afterwards (a second copy is an ordinary repeat).
+    fn take_skipped(&mut self, rid: u64) -> bool {
+        let Some(i) = self
+            .skipped
+            .iter()
+            .position(|&(a, b)| (a..b).contains(&rid))
+        else {
+            return false;
+        };
+        let (a, b) = self.skipped.remove(i);
+        if a < rid {
+            self.skipped.push((a, rid));
+        }
+        if rid + 1 < b {
+            self.skipped.push((rid + 1, b));
+        }
+        true
+    }
+
+    /// A rid given up on (R14.2-5) arrives after all, e.g. the last request of
+    /// a process whose session another process attached to. Its payload still
+    /// goes upstream, late rather than lost, and it gets an empty answer
+    /// (kept for a resend) instead of ending the session.
+    fn handle_late_skipped(&mut self, now: Instant, request: RequestId, body: &Body, rid: Rid) {
+        self.warn(Warning::LateSkippedRid(rid));
+        let a = &body.attrs;
+        if !body.is_empty() && !a.is_restart() && !a.is_terminate() {
+            let ids: Vec<StreamId> = match self.target_stream(body) {
+                Some(idx) if a.stream.is_some() => vec![self.streams[idx].id],
+                _ => self
+                    .streams
+                    .iter()
+                    .filter(|s| s.open)
+                    .map(|s| s.id)
+                    .collect(),
+            };
+            for id in ids {
+                self.deliver(id, body);
+            }
+        }
+        let mut out = Vec::new();
+        write_body(&BodyAttrs::default(), std::iter::empty::<&[u8]>(), &mut out);
+        let answer = Bytes::from(out);
+        self.cache(rid.get(), answer.clone(), now);
+        self.respond(request, 200, answer);
     }
 
     /// Overactivity (§11) and polling (§12) rules for a new rid. Returns
@@ -645,7 +702,12 @@ impl ServerSession {
             if self.config.leniency.overactivity {
                 self.warn(Warning::Overactivity);
             } else {
-                self.fail(now, Condition::PolicyViolation, request);
+                self.fail(
+                    now,
+                    Condition::PolicyViolation,
+                    request,
+                    body.attrs.rid.map_or(u64::MAX, Rid::get),
+                );
                 return false;
             }
         }
@@ -710,6 +772,12 @@ impl ServerSession {
         if let (Some(from), Some(last)) = (Rid::new(self.next_rid), Rid::new(to - 1)) {
             self.warn(Warning::RidGapSkipped { from, to: last });
         }
+        // Remember them (a few ranges, each within the window) so that a
+        // skipped rid arriving late is not mistaken for a stale one.
+        self.skipped.push((self.next_rid, to));
+        if self.skipped.len() > 8 {
+            self.skipped.remove(0);
+        }
         self.next_rid = to;
         self.drain_pending(now);
     }
@@ -727,7 +795,7 @@ impl ServerSession {
                 .as_deref()
                 .is_some_and(|k| crate::keys::verify_key(k, expect));
             if !ok {
-                self.fail(now, Condition::ItemNotFound, request);
+                self.fail(now, Condition::ItemNotFound, request, rid);
                 return;
             }
             self.key_expect = a.newkey.clone().or_else(|| a.key.clone());
@@ -759,7 +827,7 @@ impl ServerSession {
             if self.maxpause > 0 {
                 let granted = if pause > self.maxpause {
                     if !self.config.leniency.pause_above_max {
-                        self.fail(now, Condition::PolicyViolation, request);
+                        self.fail(now, Condition::PolicyViolation, request, rid);
                         return;
                     }
                     self.warn(Warning::PauseClamped {
@@ -795,7 +863,7 @@ impl ServerSession {
         if a.is_restart() {
             // XEP-0206 §5: a new stream over the same connection (X5-4).
             let Some(idx) = self.target_stream(&body) else {
-                self.fail(now, Condition::ItemNotFound, request);
+                self.fail(now, Condition::ItemNotFound, request, rid);
                 return;
             };
             let s = &mut self.streams[idx];
@@ -823,7 +891,7 @@ impl ServerSession {
         } else if a.to.is_some() && self.config.multi_stream && a.stream.is_none() {
             // §16.3: add a stream (R16.3-3).
             if self.streams.len() as u32 >= self.config.max_streams {
-                self.fail(now, Condition::PolicyViolation, request);
+                self.fail(now, Condition::PolicyViolation, request, rid);
                 return;
             }
             let id = self.open_stream(
@@ -844,7 +912,7 @@ impl ServerSession {
                     }
                     None => {
                         // R16.4-4: unknown stream name.
-                        self.fail(now, Condition::ItemNotFound, request);
+                        self.fail(now, Condition::ItemNotFound, request, rid);
                         return;
                     }
                 },
@@ -1235,7 +1303,7 @@ impl ServerSession {
         if let Some(name) = &body.attrs.stream {
             // R16.5-1: close one stream; the session ends with its last one.
             let Some(idx) = self.streams.iter().position(|s| s.open && &s.name == name) else {
-                self.fail(now, Condition::ItemNotFound, request);
+                self.fail(now, Condition::ItemNotFound, request, self.next_rid - 1);
                 return;
             };
             let id = self.streams[idx].id;
@@ -1266,22 +1334,24 @@ impl ServerSession {
             now,
             None,
             TerminationReason::ClientTerminate,
-            &[request],
+            &[(request, self.next_rid - 1)],
             Vec::new(),
         );
     }
 
     /// Ends the session with `condition`, answering `request` (which caused
     /// it) along with every open request.
-    fn fail(&mut self, now: Instant, condition: Condition, request: RequestId) {
-        self.terminate(now, Some(condition), &[request], Vec::new());
+    /// `rid` places the request among the other open ones, which are all
+    /// answered in rid order (R8-7); `u64::MAX` when it has none.
+    fn fail(&mut self, now: Instant, condition: Condition, request: RequestId, rid: u64) {
+        self.terminate(now, Some(condition), &[(request, rid)], Vec::new());
     }
 
     fn terminate(
         &mut self,
         now: Instant,
         condition: Option<Condition>,
-        extra: &[RequestId],
+        extra: &[(RequestId, u64)],
         payload: Vec<Bytes>,
     ) {
         let reason = match condition {
@@ -1298,19 +1368,26 @@ impl ServerSession {
         now: Instant,
         condition: Option<Condition>,
         reason: TerminationReason,
-        extra: &[RequestId],
+        extra: &[(RequestId, u64)],
         payload: Vec<Bytes>,
     ) {
         if self.state != State::Active {
             return;
         }
-        let mut open: Vec<RequestId> = self.held.drain(..).filter_map(|h| h.request).collect();
-        open.extend(
+        // Every open request, answered in rid order (R8-7).
+        let mut by_rid: Vec<(u64, RequestId)> = self
+            .held
+            .drain(..)
+            .filter_map(|h| Some((h.rid, h.request?)))
+            .collect();
+        by_rid.extend(
             std::mem::take(&mut self.pending)
-                .into_values()
-                .map(|p| p.request),
+                .into_iter()
+                .map(|(rid, p)| (rid, p.request)),
         );
-        open.extend_from_slice(extra);
+        by_rid.extend(extra.iter().map(|&(request, rid)| (rid, request)));
+        by_rid.sort_by_key(|&(rid, _)| rid);
+        let open: Vec<RequestId> = by_rid.into_iter().map(|(_, r)| r).collect();
         self.gap_since = None;
         if let (
             true,
