@@ -2,9 +2,10 @@
 //! manager, written once for every async runtime.
 //!
 //! The protocol lives in the sans-IO cores ([`bosh_core`] and [`cors_core`]);
-//! this crate drives them. A runtime crate (`runtime-tokio`, and later a
-//! futures-io/smol one) only implements the small [`Runtime`] trait (clock,
-//! timer, spawn, TCP connect, TCP listen) and adds its binary.
+//! this crate drives them. A runtime crate (`runtime-tokio`, and
+//! `runtime-async-std` on async-io for async-std and smol) only implements
+//! the small [`Runtime`] trait (clock, timer, spawn, TCP connect, TCP
+//! listen) and adds its binary, a few lines around [`cli::CmMain`].
 //!
 //! # What is here
 //!
@@ -35,6 +36,8 @@
 //!   (SASL PLAIN, XEP-0206 restart, resource binding), sans-IO at its core.
 //! - [`config`]: the TOML configuration and the matching command line
 //!   ([`Cli`]), validated once into [`Settings`] with clear messages.
+//! - [`cli`]: the `bosh-cm` program itself ([`cli::CmMain`]): every
+//!   runtime's binary is that, its runtime and its signal handling.
 //!
 //! # Choices where the specifications leave room
 //!
@@ -75,6 +78,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod io;

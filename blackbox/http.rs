@@ -1,32 +1,29 @@
-//! Black-box tests of `bosh-cm` on tokio: a real listener on 127.0.0.1:0,
-//! a raw HTTP/1.1 client, and an in-process fake XMPP server.
+//! Black-box HTTP tests of a connection manager binary (`crate::BIN`): the
+//! real binary on an ephemeral port, configured by its flags, a raw
+//! HTTP/1.1 client, and a fake XMPP server on threads.
 
-mod common;
-
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout};
+use crate::BIN;
+use crate::support::*;
 
 const ORIGIN: &str = "https://app.example.com";
 
-fn allow_list_config(upstream: std::net::SocketAddr) -> bosh_driver::Config {
-    bosh_driver::Config {
-        allow_origins: vec![ORIGIN.to_owned()],
-        ..test_config(upstream)
-    }
+fn start_cm(args: CmArgs) -> CmProcess {
+    CmProcess::start(BIN, &args)
 }
 
-#[tokio::test]
-async fn full_cycle_create_auth_restart_and_message_echo() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
+fn allow_list_args(upstream: std::net::SocketAddr) -> CmArgs {
+    CmArgs::test(upstream).add("--allow-origin", ORIGIN)
+}
+
+#[test]
+fn full_cycle_create_auth_restart_and_message_echo() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
 
     // Session creation: held until the server's features arrive.
-    let resp = post(cm.addr, &creation(1000, "example.com")).await;
+    let resp = post(cm.addr, &creation(1000, "example.com"));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/xml; charset=utf-8"));
     assert_eq!(resp.header("cache-control"), Some("no-store"));
@@ -45,15 +42,15 @@ async fn full_cycle_create_auth_restart_and_message_echo() {
         .expect("features in the creation response");
     assert!(String::from_utf8_lossy(&features).contains("PLAIN"));
 
-    let mut conn = fake.next_conn().await;
-    let header = conn.wait_for("<stream:stream").await;
+    let mut conn = fake.next_conn();
+    let header = conn.wait_for("<stream:stream");
     assert!(header.contains("to='example.com'"), "{header}");
     assert!(header.contains("version='1.0'"), "{header}");
 
     // SASL: the <auth/> goes upstream, <success/> comes back.
     let auth = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>";
-    let resp = post(cm.addr, &with_payload(&sid, 1001, auth)).await;
-    conn.wait_for("</auth>").await;
+    let resp = post(cm.addr, &with_payload(&sid, 1001, auth));
+    conn.wait_for("</auth>");
     assert!(resp.text().contains("<success"), "{}", resp.text());
 
     // Restart (XEP-0206 §5): a new stream header on the same connection.
@@ -61,11 +58,11 @@ async fn full_cycle_create_auth_restart_and_message_echo() {
         "<body rid='1002' sid='{sid}' to='example.com' xml:lang='en' xmpp:restart='true' \
          xmlns='{NS}' xmlns:xmpp='urn:xmpp:xbosh'/>"
     );
-    let resp = post(cm.addr, &restart).await;
+    let resp = post(cm.addr, &restart);
     let body = resp.bosh();
     let features = body.stream_features().expect("features after restart");
     assert!(String::from_utf8_lossy(&features).contains("bind"));
-    let seen = conn.wait_for_count("<stream:stream", 2).await;
+    let seen = conn.wait_for_count("<stream:stream", 2);
     assert!(
         seen.rfind("<stream:stream").unwrap() > seen.find("</auth>").unwrap(),
         "{seen}"
@@ -74,20 +71,19 @@ async fn full_cycle_create_auth_restart_and_message_echo() {
 
     // A message goes up; the server's echo comes back on the held request.
     let msg = "<message to='echo@example.com' type='chat' xmlns='jabber:client'><body>hi</body></message>";
-    let resp = post(cm.addr, &with_payload(&sid, 1003, msg)).await;
-    conn.wait_for("<body>hi</body>").await;
+    let resp = post(cm.addr, &with_payload(&sid, 1003, msg));
+    conn.wait_for("<body>hi</body>");
     let text = resp.text();
     assert!(text.contains("<body>echo</body>"), "{text}");
-    cm.shutdown.shutdown();
 }
 
-#[tokio::test]
-async fn held_request_answered_empty_at_wait() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let (sid, rid, _conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn held_request_answered_empty_at_wait() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let (sid, rid, _conn) = create_session(cm.addr, &mut fake);
     let start = Instant::now();
-    let resp = post(cm.addr, &empty(&sid, rid)).await;
+    let resp = post(cm.addr, &empty(&sid, rid));
     let elapsed = start.elapsed();
     assert!(
         elapsed >= Duration::from_millis(1800) && elapsed < Duration::from_secs(4),
@@ -98,19 +94,19 @@ async fn held_request_answered_empty_at_wait() {
     assert_eq!(body.attrs.condition, None);
 }
 
-#[tokio::test]
-async fn held_request_answered_when_a_stanza_arrives() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let (sid, rid, conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn held_request_answered_when_a_stanza_arrives() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let (sid, rid, conn) = create_session(cm.addr, &mut fake);
     let addr = cm.addr;
-    let poll = tokio::spawn(async move {
+    let poll = Bg::spawn(move || {
         let start = Instant::now();
-        (post(addr, &empty(&sid, rid)).await, start.elapsed())
+        (post(addr, &empty(&sid, rid)), start.elapsed())
     });
-    sleep(Duration::from_millis(300)).await;
+    std::thread::sleep(Duration::from_millis(300));
     conn.send("<message from='a@example.com' to='user@example.com'><body>pushed</body></message>");
-    let (resp, elapsed) = poll.await.unwrap();
+    let (resp, elapsed) = poll.join();
     assert!(
         elapsed < Duration::from_millis(1500),
         "answered after {elapsed:?}"
@@ -121,16 +117,16 @@ async fn held_request_answered_when_a_stanza_arrives() {
     assert!(text.contains("xmlns='jabber:client'"), "{text}");
 }
 
-#[tokio::test]
-async fn replayed_rid_gets_identical_bytes() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let (sid, rid, _conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn replayed_rid_gets_identical_bytes() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let (sid, rid, _conn) = create_session(cm.addr, &mut fake);
     let msg = "<message to='echo@example.com' xmlns='jabber:client'><body>hi</body></message>";
-    let first = post(cm.addr, &with_payload(&sid, rid, msg)).await;
+    let first = post(cm.addr, &with_payload(&sid, rid, msg));
     assert!(first.text().contains("echo"));
     let start = Instant::now();
-    let again = post(cm.addr, &with_payload(&sid, rid, msg)).await;
+    let again = post(cm.addr, &with_payload(&sid, rid, msg));
     assert!(
         start.elapsed() < Duration::from_secs(1),
         "a replay is answered at once"
@@ -142,32 +138,28 @@ async fn replayed_rid_gets_identical_bytes() {
     );
 }
 
-#[tokio::test]
-async fn inactivity_ends_the_session_and_closes_upstream() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        inactivity: 5,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (sid, rid, mut conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn inactivity_ends_the_session_and_closes_upstream() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--inactivity", 5));
+    let (sid, rid, mut conn) = create_session(cm.addr, &mut fake);
     let start = Instant::now();
-    let seen = conn.wait_closed().await;
+    let seen = conn.wait_closed();
     let elapsed = start.elapsed();
     assert!(seen.ends_with("</stream:stream>"), "{seen}");
     assert!(
         elapsed >= Duration::from_millis(4500) && elapsed < Duration::from_secs(8),
         "closed after {elapsed:?}, expected inactivity = 5 s"
     );
-    let resp = post(cm.addr, &empty(&sid, rid)).await;
+    let resp = post(cm.addr, &empty(&sid, rid));
     assert_eq!(condition(&resp).as_deref(), Some("item-not-found"));
 }
 
-#[tokio::test]
-async fn terminate_forwards_payload_answers_terminate_and_closes_upstream() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let (sid, rid, mut conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn terminate_forwards_payload_answers_terminate_and_closes_upstream() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let (sid, rid, mut conn) = create_session(cm.addr, &mut fake);
     let resp = post(
         cm.addr,
         &terminate(
@@ -175,26 +167,25 @@ async fn terminate_forwards_payload_answers_terminate_and_closes_upstream() {
             rid,
             "<presence type='unavailable' xmlns='jabber:client'/>",
         ),
-    )
-    .await;
+    );
     assert_eq!(resp.status, 200);
     let body = resp.bosh();
     assert_eq!(body.attrs.body_type.map(|t| t.as_str()), Some("terminate"));
-    let seen = conn.wait_closed().await;
+    let seen = conn.wait_closed();
     assert!(seen.contains("<presence"), "{seen}");
     assert!(seen.ends_with("</stream:stream>"), "{seen}");
     // The session is gone for new rids.
     // While the ended session lingers, a later request is told it was
     // terminated (so a client whose acknowledgement was lost agrees).
-    let resp = post(cm.addr, &empty(&sid, rid + 1)).await;
+    let resp = post(cm.addr, &empty(&sid, rid + 1));
     assert!(resp.bosh().attrs.is_terminate(), "{}", resp.text());
     assert_eq!(condition(&resp), None);
 }
 
-#[tokio::test]
-async fn cors_headers_and_vary_on_terminate_and_error_responses() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(allow_list_config(fake.addr)).await;
+#[test]
+fn cors_headers_and_vary_on_terminate_and_error_responses() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(allow_list_args(fake.addr));
     let check = |r: &HttpResponse, what: &str| {
         assert_eq!(
             r.header("access-control-allow-origin"),
@@ -204,138 +195,122 @@ async fn cors_headers_and_vary_on_terminate_and_error_responses() {
         assert_eq!(r.header_count("access-control-allow-origin"), 1, "{what}");
         assert_eq!(r.header("vary"), Some("Origin"), "{what}");
     };
-    let resp = post_from(cm.addr, ORIGIN, &creation(1000, "example.com")).await;
+    let resp = post_from(cm.addr, ORIGIN, &creation(1000, "example.com"));
     check(&resp, "creation");
     let sid = resp.bosh().attrs.sid.unwrap();
-    let _conn = fake.next_conn().await;
+    let _conn = fake.next_conn();
 
-    let r = post_from(cm.addr, ORIGIN, &terminate(&sid, 1001, "")).await;
+    let r = post_from(cm.addr, ORIGIN, &terminate(&sid, 1001, ""));
     assert_eq!(
         r.bosh().attrs.body_type.map(|t| t.as_str()),
         Some("terminate")
     );
     check(&r, "terminate");
 
-    let r = post_from(cm.addr, ORIGIN, "<body").await;
+    let r = post_from(cm.addr, ORIGIN, "<body");
     assert_eq!(condition(&r).as_deref(), Some("bad-request"));
     check(&r, "bad-request");
 
-    let r = post_from(cm.addr, ORIGIN, &empty("0123456789abcdef", 5)).await;
+    let r = post_from(cm.addr, ORIGIN, &empty("0123456789abcdef", 5));
     assert_eq!(condition(&r).as_deref(), Some("item-not-found"));
     check(&r, "item-not-found");
 
     let big = "x".repeat(2 * 1024 * 1024);
-    let r = post_from(cm.addr, ORIGIN, &big).await;
+    let r = post_from(cm.addr, ORIGIN, &big);
     assert_eq!(r.status, 413);
     check(&r, "413");
 
-    let r = request(cm.addr, "PUT", "/http-bind", &[("Origin", ORIGIN)], b"").await;
+    let r = request(cm.addr, "PUT", "/http-bind", &[("Origin", ORIGIN)], b"");
     assert_eq!(r.status, 405);
     check(&r, "405");
 
     // Another origin gets no CORS fields, but still the Vary.
-    let r = post_from(cm.addr, "https://evil.example", "<body").await;
+    let r = post_from(cm.addr, "https://evil.example", "<body");
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), Some("Origin"));
     // And so does a request without Origin.
-    let r = post(cm.addr, "<body").await;
+    let r = post(cm.addr, "<body");
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), Some("Origin"));
 }
 
-#[tokio::test]
-async fn credentials_are_allowed_only_with_the_echoed_origin() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        allow_credentials: true,
-        ..allow_list_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let r = post_from(cm.addr, ORIGIN, "<body").await;
+#[test]
+fn credentials_are_allowed_only_with_the_echoed_origin() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(allow_list_args(fake.addr).switch("--allow-credentials"));
+    let r = post_from(cm.addr, ORIGIN, "<body");
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
 }
 
-#[tokio::test]
-async fn shutdown_answers_system_shutdown_to_held_requests() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_wait: 30,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (sid, rid, mut conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn sigterm_answers_system_shutdown_to_held_requests_and_exits_0() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let mut cm = start_cm(CmArgs::test(fake.addr).set("--max-wait", 30));
+    let (sid, rid, mut conn) = create_session(cm.addr, &mut fake);
     let addr = cm.addr;
-    let held = tokio::spawn(async move { post(addr, &empty(&sid, rid)).await });
-    sleep(Duration::from_millis(300)).await;
+    let held = Bg::spawn(move || post(addr, &empty(&sid, rid)));
+    std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
-    cm.shutdown.shutdown();
-    let resp = held.await.unwrap();
+    cm.terminate();
+    let resp = held.join();
     assert_eq!(condition(&resp).as_deref(), Some("system-shutdown"));
     assert_eq!(resp.header("access-control-allow-origin"), Some("*"));
-    timeout(Duration::from_secs(6), cm.done)
-        .await
-        .expect("the server stops within the grace period")
-        .unwrap();
+    let status = cm
+        .wait_exit(Duration::from_secs(6))
+        .expect("the server stops within the grace period");
+    assert!(status.success(), "exit status {status:?}\n{}", cm.log());
     assert!(start.elapsed() < Duration::from_secs(3));
-    let seen = conn.wait_closed().await;
+    let seen = conn.wait_closed();
     assert!(seen.ends_with("</stream:stream>"), "{seen}");
     assert!(
-        TcpStream::connect(addr).await.is_err(),
+        std::net::TcpStream::connect(addr).is_err(),
         "the listener is closed"
     );
+    assert!(cm.log().contains("signal=\"SIGTERM\""), "{}", cm.log());
 }
 
-#[tokio::test]
-async fn oversized_body_refused_before_read() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_body: 4096,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let mut stream = TcpStream::connect(cm.addr).await.unwrap();
+#[test]
+fn oversized_body_refused_before_read() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-body", 4096));
+    let mut stream = connect(cm.addr);
     // Announce 10 MB and send none of it: the answer must not wait for it.
-    stream
-        .write_all(
-            b"POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n\
-              Content-Length: 10000000\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let resp = timeout(Duration::from_secs(2), read_response(&mut stream))
-        .await
-        .expect("413 before the body is sent");
+    std::io::Write::write_all(
+        &mut stream,
+        b"POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n\
+          Content-Length: 10000000\r\n\r\n",
+    )
+    .unwrap();
+    // "413 before the body is sent"
+    let resp = read_response_within(&mut stream, Duration::from_secs(2));
     assert_eq!(resp.status, 413);
     assert_eq!(resp.header("connection"), Some("close"));
     assert_eq!(condition(&resp).as_deref(), Some("bad-request"));
     assert_eq!(resp.header("access-control-allow-origin"), Some("*"));
 }
 
-#[tokio::test]
-async fn oversized_chunked_body_refused_while_streaming() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_body: 4096,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let mut stream = TcpStream::connect(cm.addr).await.unwrap();
-    stream
-        .write_all(b"POST /http-bind HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .await
-        .unwrap();
+#[test]
+fn oversized_chunked_body_refused_while_streaming() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-body", 4096));
+    let mut stream = connect(cm.addr);
+    std::io::Write::write_all(
+        &mut stream,
+        b"POST /http-bind HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
     let chunk = format!("1000\r\n{}\r\n", "a".repeat(0x1000));
-    stream.write_all(chunk.as_bytes()).await.unwrap();
-    stream.write_all(chunk.as_bytes()).await.unwrap();
-    let resp = read_response(&mut stream).await;
+    std::io::Write::write_all(&mut stream, chunk.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut stream, chunk.as_bytes()).unwrap();
+    let resp = read_response(&mut stream);
     assert_eq!(resp.status, 413);
 }
 
-#[tokio::test]
-async fn malformed_requests_answered_bad_request() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
+#[test]
+fn malformed_requests_answered_bad_request() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
     for bad in [
         "",
         "<body",
@@ -344,34 +319,31 @@ async fn malformed_requests_answered_bad_request() {
         "<!DOCTYPE body [<!ENTITY a 'b'>]><body rid='1' xmlns='http://jabber.org/protocol/httpbind'/>",
         "<body rid='x' to='example.com' xmlns='http://jabber.org/protocol/httpbind'/>",
     ] {
-        let resp = post(cm.addr, bad).await;
+        let resp = post(cm.addr, bad);
         assert_eq!(resp.status, 200, "{bad:?}");
         assert_eq!(condition(&resp).as_deref(), Some("bad-request"), "{bad:?}");
     }
     assert_eq!(fake.accepted(), 0);
 }
 
-#[tokio::test]
-async fn route_or_to_outside_the_allow_list_refused_without_connecting() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let mut domains = BTreeMap::new();
-    domains.insert("example.com".to_owned(), fake.addr.to_string());
-    let config = bosh_driver::Config {
-        upstream: None,
-        domains,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let resp = post(cm.addr, &creation(1000, "evil.example")).await;
+#[test]
+fn route_or_to_outside_the_allow_list_refused_without_connecting() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    // A table of domains instead of one upstream.
+    let args = CmArgs::test(fake.addr)
+        .remove("--upstream")
+        .add("--domain", format!("example.com={}", fake.addr));
+    let cm = start_cm(args);
+    let resp = post(cm.addr, &creation(1000, "evil.example"));
     assert_eq!(condition(&resp).as_deref(), Some("host-unknown"));
     let with_route = format!(
         "<body rid='1000' to='example.com' route='xmpp:10.0.0.1:5222' wait='60' hold='1' \
          ver='1.6' xmlns='{NS}'/>"
     );
-    let resp = post(cm.addr, &with_route).await;
+    let resp = post(cm.addr, &with_route);
     assert_eq!(condition(&resp).as_deref(), Some("host-unknown"));
     let no_to = format!("<body rid='1000' wait='60' hold='1' ver='1.6' xmlns='{NS}'/>");
-    let resp = post(cm.addr, &no_to).await;
+    let resp = post(cm.addr, &no_to);
     assert_eq!(condition(&resp).as_deref(), Some("improper-addressing"));
     assert_eq!(fake.accepted(), 0, "no upstream connection was attempted");
     // The allowed domain with its own route works.
@@ -380,73 +352,63 @@ async fn route_or_to_outside_the_allow_list_refused_without_connecting() {
          xmlns='{NS}'/>",
         fake.addr
     );
-    let resp = post(cm.addr, &ok).await;
+    let resp = post(cm.addr, &ok);
     assert!(resp.bosh().attrs.sid.is_some(), "{}", resp.text());
 }
 
-#[tokio::test]
-async fn upstream_closing_mid_session_reports_remote_connection_failed() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_wait: 30,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (sid, rid, conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn upstream_closing_mid_session_reports_remote_connection_failed() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-wait", 30));
+    let (sid, rid, conn) = create_session(cm.addr, &mut fake);
     let addr = cm.addr;
-    let held = tokio::spawn(async move { post(addr, &empty(&sid, rid)).await });
-    sleep(Duration::from_millis(300)).await;
+    let held = Bg::spawn(move || post(addr, &empty(&sid, rid)));
+    std::thread::sleep(Duration::from_millis(300));
     conn.close();
-    let resp = timeout(Duration::from_secs(5), held)
-        .await
-        .unwrap()
-        .unwrap();
+    let resp = held
+        .join_within(Duration::from_secs(5))
+        .expect("answered within 5 s");
     assert_eq!(
         condition(&resp).as_deref(),
         Some("remote-connection-failed")
     );
 }
 
-#[tokio::test]
-async fn unreachable_upstream_reports_remote_connection_failed() {
+#[test]
+fn unreachable_upstream_reports_remote_connection_failed() {
     // A port nothing listens on.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let cm = start_cm(test_config(closed)).await;
-    let resp = post(cm.addr, &creation(1000, "example.com")).await;
+    let cm = start_cm(CmArgs::test(closed));
+    let resp = post(cm.addr, &creation(1000, "example.com"));
     assert_eq!(
         condition(&resp).as_deref(),
         Some("remote-connection-failed")
     );
 }
 
-#[tokio::test]
-async fn client_dropping_a_held_request_gets_the_cached_answer_on_resend() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_wait: 30,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (sid, rid, conn) = create_session(&cm, &mut fake).await;
-    let mut stream = TcpStream::connect(cm.addr).await.unwrap();
+#[test]
+fn client_dropping_a_held_request_gets_the_cached_answer_on_resend() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-wait", 30));
+    let (sid, rid, conn) = create_session(cm.addr, &mut fake);
+    let mut stream = connect(cm.addr);
     write_request(
         &mut stream,
         "POST",
         "/http-bind",
         &[],
         empty(&sid, rid).as_bytes(),
-    )
-    .await;
-    sleep(Duration::from_millis(300)).await;
+    );
+    std::thread::sleep(Duration::from_millis(300));
     drop(stream); // the client goes away while its request is held
-    sleep(Duration::from_millis(300)).await;
+    std::thread::sleep(Duration::from_millis(300));
     // The resend of that rid is answered at once from the cache (§14.3),
     // instead of being held again for `wait`.
     let start = Instant::now();
-    let resend = post(cm.addr, &empty(&sid, rid)).await;
+    let resend = post(cm.addr, &empty(&sid, rid));
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -458,50 +420,49 @@ async fn client_dropping_a_held_request_gets_the_cached_answer_on_resend() {
     assert_eq!(body.attrs.condition, None);
     // The session lives on: the next rid is held and gets pushed data.
     let addr = cm.addr;
-    let next = tokio::spawn(async move { post(addr, &empty(&sid, rid + 1)).await });
-    sleep(Duration::from_millis(200)).await;
+    let next = Bg::spawn(move || post(addr, &empty(&sid, rid + 1)));
+    std::thread::sleep(Duration::from_millis(200));
     conn.send("<message from='a@example.com'><body>after</body></message>");
-    let resp = timeout(Duration::from_secs(5), next)
-        .await
-        .unwrap()
-        .unwrap();
+    let resp = next
+        .join_within(Duration::from_secs(5))
+        .expect("answered within 5 s");
     assert!(resp.text().contains("after"), "{}", resp.text());
 }
 
-#[tokio::test]
-async fn get_answers_an_html_page() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let r = request(cm.addr, "GET", "/http-bind", &[], b"").await;
+#[test]
+fn get_answers_an_html_page() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let r = request(cm.addr, "GET", "/http-bind", &[], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.text().contains("BOSH endpoint"));
     assert!(r.text().contains("/http-bind"));
-    let r = request(cm.addr, "GET", "/elsewhere", &[], b"").await;
+    let r = request(cm.addr, "GET", "/elsewhere", &[], b"");
     assert_eq!(r.status, 404);
 }
 
-#[tokio::test]
-async fn put_answers_405_with_allow() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
+#[test]
+fn put_answers_405_with_allow() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
     for method in ["PUT", "DELETE", "PATCH"] {
-        let r = request(cm.addr, method, "/http-bind", &[], b"").await;
+        let r = request(cm.addr, method, "/http-bind", &[], b"");
         assert_eq!(r.status, 405, "{method}");
         assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     }
 }
 
-#[tokio::test]
-async fn preflight_from_an_allowed_origin_answered_and_from_another_denied() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(allow_list_config(fake.addr)).await;
+#[test]
+fn preflight_from_an_allowed_origin_answered_and_from_another_denied() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(allow_list_args(fake.addr));
     let headers = [
         ("Origin", ORIGIN),
         ("Access-Control-Request-Method", "POST"),
         ("Access-Control-Request-Headers", "content-type"),
     ];
-    let r = request(cm.addr, "OPTIONS", "/http-bind", &headers, b"").await;
+    let r = request(cm.addr, "OPTIONS", "/http-bind", &headers, b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(
@@ -520,53 +481,55 @@ async fn preflight_from_an_allowed_origin_answered_and_from_another_denied() {
         ("Origin", "https://evil.example"),
         ("Access-Control-Request-Method", "POST"),
     ];
-    let r = request(cm.addr, "OPTIONS", "/http-bind", &evil, b"").await;
+    let r = request(cm.addr, "OPTIONS", "/http-bind", &evil, b"");
     assert_eq!(r.status, 403);
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("vary"), Some("Origin"));
 
     // A plain OPTIONS (no preflight) describes the endpoint.
-    let r = request(cm.addr, "OPTIONS", "/http-bind", &[], b"").await;
+    let r = request(cm.addr, "OPTIONS", "/http-bind", &[], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
 }
 
-#[tokio::test]
-async fn keep_alive_serves_several_requests_on_one_connection() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let cm = start_cm(test_config(fake.addr)).await;
-    let mut stream = TcpStream::connect(cm.addr).await.unwrap();
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let mut stream = connect(cm.addr);
     for _ in 0..3 {
-        write_request(&mut stream, "GET", "/http-bind", &[], b"").await;
-        assert_eq!(read_response(&mut stream).await.status, 200);
-        write_request(&mut stream, "POST", "/http-bind", &[], b"<body").await;
+        write_request(&mut stream, "GET", "/http-bind", &[], b"");
+        assert_eq!(read_response(&mut stream).status, 200);
+        write_request(&mut stream, "POST", "/http-bind", &[], b"<body");
         assert_eq!(
-            condition(&read_response(&mut stream).await).as_deref(),
+            condition(&read_response(&mut stream)).as_deref(),
             Some("bad-request")
         );
     }
 }
 
-#[tokio::test]
-async fn slow_request_headers_are_cut_by_the_header_read_timeout() {
-    let fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        header_read_timeout: 1,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let mut stream = TcpStream::connect(cm.addr).await.unwrap();
-    stream
-        .write_all(b"POST /http-bind HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
+#[test]
+fn slow_request_headers_are_cut_by_the_header_read_timeout() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--header-read-timeout", 1));
+    let mut stream = connect(cm.addr);
+    std::io::Write::write_all(&mut stream, b"POST /http-bind HTTP/1.1\r\nHost: x\r\n").unwrap();
     let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut buf = [0u8; 256];
-    let n = timeout(Duration::from_secs(5), stream.read(&mut buf))
-        .await
-        .expect("the server closes a slow connection")
-        .unwrap_or(0);
-    let _ = n;
+    match std::io::Read::read(&mut stream, &mut buf) {
+        // Closed (EOF), or reset: either way the server cut it.
+        Ok(_) => {}
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the server closes a slow connection"
+        ),
+    }
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -579,16 +542,12 @@ async fn slow_request_headers_are_cut_by_the_header_read_timeout() {
     );
 }
 
-#[tokio::test]
-async fn max_sessions_refuses_further_sessions() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        max_sessions: 1,
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (_sid, _rid, _conn) = create_session(&cm, &mut fake).await;
-    let resp = post(cm.addr, &creation(5000, "example.com")).await;
+#[test]
+fn max_sessions_refuses_further_sessions() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-sessions", 1));
+    let (_sid, _rid, _conn) = create_session(cm.addr, &mut fake);
+    let resp = post(cm.addr, &creation(5000, "example.com"));
     assert_eq!(
         resp.bosh().attrs.body_type.map(|t| t.as_str()),
         Some("terminate")
@@ -596,21 +555,17 @@ async fn max_sessions_refuses_further_sessions() {
     assert_eq!(fake.accepted(), 1);
 }
 
-#[tokio::test]
-async fn added_stream_outside_the_allow_list_is_refused_without_connecting() {
-    let mut fake = FakeXmpp::start(Mode::Echo).await;
-    let config = bosh_driver::Config {
-        allowed_domains: vec!["example.com".to_owned()],
-        ..test_config(fake.addr)
-    };
-    let cm = start_cm(config).await;
-    let (sid, rid, _conn) = create_session(&cm, &mut fake).await;
+#[test]
+fn added_stream_outside_the_allow_list_is_refused_without_connecting() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).add("--allowed-domain", "example.com"));
+    let (sid, rid, _conn) = create_session(cm.addr, &mut fake);
     // XEP-0124 §16.3: a request with `to` adds a stream to the session.
     let add = format!(
         "<body rid='{rid}' sid='{sid}' to='evil.example' xmpp:version='1.0' xmlns='{NS}' \
          xmlns:xmpp='urn:xmpp:xbosh'/>"
     );
-    let resp = post(cm.addr, &add).await;
+    let resp = post(cm.addr, &add);
     let body = resp.bosh();
     // The add-stream request is answered with the refusal, for that stream
     // only (R16.6-1).
@@ -622,6 +577,48 @@ async fn added_stream_outside_the_allow_list_is_refused_without_connecting() {
     assert_eq!(fake.accepted(), 1, "no connection for the refused stream");
     // The first stream lives on.
     let msg = "<message to='echo@example.com' xmlns='jabber:client'><body>hi</body></message>";
-    let resp = post(cm.addr, &with_payload(&sid, rid + 1, msg)).await;
+    let resp = post(cm.addr, &with_payload(&sid, rid + 1, msg));
     assert!(resp.text().contains("<body>echo</body>"), "{}", resp.text());
+}
+
+#[test]
+fn settings_from_a_config_file_with_flags_overriding_it() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let dir = std::env::temp_dir().join(format!(
+        "bosh-blackbox-{}-{}",
+        std::process::id(),
+        fake.addr.port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bosh-cm.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "path = \"/bosh\"\nupstream = \"{}\"\nmax_wait = 9\n\
+             allow_origins = [\"{ORIGIN}\"]\n",
+            fake.addr
+        ),
+    )
+    .unwrap();
+    let cm = start_cm(
+        CmArgs::none()
+            .set("--config", file.display())
+            .set("--max-wait", 3),
+    );
+    // The file's path and allow-list...
+    let r = request(cm.addr, "GET", "/http-bind", &[], b"");
+    assert_eq!(r.status, 404);
+    let r = request(cm.addr, "POST", "/bosh", &[("Origin", ORIGIN)], b"<body");
+    assert_eq!(condition(&r).as_deref(), Some("bad-request"));
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    // ... and the flag's max_wait over the file's.
+    let r = request(
+        cm.addr,
+        "POST",
+        "/bosh",
+        &[],
+        creation(1000, "example.com").as_bytes(),
+    );
+    assert_eq!(r.bosh().attrs.wait, Some(3), "{}", r.text());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,25 +1,16 @@
-//! The `bosh-cm` binary: its help, its start-up validation, and its signal
+//! The connection manager binary's command line (`crate::BIN`, called
+//! `crate::PROGRAM`): its help, its start-up validation, and its signal
 //! handling.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bosh-cm");
+use crate::support::*;
+use crate::{BIN, PROGRAM};
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run bosh-cm");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_bin(BIN, args)
 }
 
 #[test]
@@ -58,6 +49,43 @@ fn help_documents_every_flag() {
     );
 }
 
+/// Every runtime's binary prints `bosh-cm`'s help, with its own name: the
+/// text is compared with `bosh-cm`'s, rendered from the one shared
+/// command line (`bosh_driver::cli::command`) at the width the binary uses
+/// when its output is not a terminal (100 columns).
+#[test]
+fn help_is_bosh_cms_apart_from_the_program_name() {
+    let (code, out, err) = run(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("Usage: {PROGRAM} [OPTIONS]")),
+        "{out}"
+    );
+    let bosh_cm = bosh_driver::cli::command("bosh-cm")
+        .term_width(100)
+        .render_long_help()
+        .to_string();
+    let ours = out.replace(PROGRAM, "bosh-cm");
+    assert_eq!(
+        ours.trim_end(),
+        bosh_cm.trim_end(),
+        "--help of {PROGRAM} differs from bosh-cm's"
+    );
+    let (code, version, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        version.trim(),
+        format!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let (code, _, err) = run(&["--no-such-flag"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
 #[test]
 fn credentials_with_any_origin_refused_at_startup() {
     let (code, _, err) = run(&["--allow-credentials"]);
@@ -84,6 +112,7 @@ fn out_of_range_limits_refused_at_startup_with_the_flag_named() {
         err.contains("--max-wait") && err.contains("1..=3600"),
         "{err}"
     );
+    assert!(err.starts_with(&format!("{PROGRAM}: ")), "{err}");
     let (code, _, err) = run(&["--upstream", "no-port"]);
     assert_eq!(code, 2);
     assert!(err.contains("--upstream"), "{err}");
@@ -108,34 +137,18 @@ fn print_config_shows_the_effective_settings() {
 }
 
 #[test]
+fn a_taken_port_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(&["--listen", &addr]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
+
+#[test]
 fn serves_and_exits_cleanly_on_sigterm() {
-    // A free port (the tiny race with another process is acceptable here).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args(["--listen", &listen, "--upstream", "127.0.0.1:1"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bosh-cm");
-    let start = Instant::now();
-    let mut stream = loop {
-        match TcpStream::connect(&listen) {
-            Ok(s) => break s,
-            Err(_) if start.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                let _ = child.kill();
-                panic!("bosh-cm did not listen: {e}");
-            }
-        }
-    };
+    let mut cm = CmProcess::start(BIN, &CmArgs::none().set("--upstream", "127.0.0.1:1"));
+    let mut stream = TcpStream::connect(cm.addr).expect("bosh-cm listens");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -146,21 +159,11 @@ fn serves_and_exits_cleanly_on_sigterm() {
     let _ = stream.read_to_string(&mut page);
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bosh-cm did not exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "exit status {exit:?}");
+    let start = Instant::now();
+    cm.terminate();
+    let exit = cm
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{PROGRAM} did not exit after SIGTERM"));
+    assert!(exit.success(), "exit status {exit:?}\n{}", cm.log());
+    assert!(start.elapsed() < Duration::from_secs(10));
 }

@@ -1,0 +1,16 @@
+//! The shared browser suite (`blackbox/browser.rs`): Strophe.js in headless
+//! Chromium through this crate's `bosh-cm` to Prosody. A test binary of its
+//! own, so that no other test competes with Chromium for the CPU.
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_bosh-cm");
+
+#[path = "../../interop/prosody.rs"]
+mod prosody;
+#[path = "../../interop/strophe_browser.rs"]
+mod strophe_browser;
+#[path = "../../blackbox/support.rs"]
+mod support;
+
+#[path = "../../blackbox/browser.rs"]
+mod browser;
