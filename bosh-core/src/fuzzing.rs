@@ -184,6 +184,13 @@ fn xml_clean(s: &str) -> String {
 /// that refusal.
 const KNOWN_FRAMER_ATTRIBUTE_SPACE_BUG: bool = true;
 
+/// Known framer bug, reported and not yet fixed (the fuzzer found it): the
+/// framer's `is_ncname` accepts any non-ASCII character in a name, so it
+/// forwards elements such as `<m\u{83}/>` (U+0083 is not an XML
+/// `NameChar`) that the body parser refuses. While `true`, the framer target
+/// tolerates `InvalidName` for elements with non-ASCII bytes.
+const KNOWN_FRAMER_NAME_BUG: bool = true;
+
 /// Wraps a standalone element in a `<body/>` and parses it: the check that
 /// an element can be put in a body as is (XEP-0206 §2).
 fn assert_standalone(element: &[u8], what: &str) {
@@ -599,20 +606,25 @@ impl FramerRun {
             match self.framer.next_event() {
                 Ok(Some(ev)) => {
                     assert!(self.error.is_none(), "an event after an error");
-                    let known = |e: &ParseError| {
-                        KNOWN_FRAMER_ATTRIBUTE_SPACE_BUG
-                            && matches!(&e.kind, ParseErrorKind::Malformed(m)
-                                if m == "no white space before an attribute")
+                    let known = |element: &[u8], e: &ParseError| match &e.kind {
+                        ParseErrorKind::Malformed(m) => {
+                            KNOWN_FRAMER_ATTRIBUTE_SPACE_BUG
+                                && m == "no white space before an attribute"
+                        }
+                        ParseErrorKind::InvalidName => KNOWN_FRAMER_NAME_BUG && !element.is_ascii(),
+                        _ => false,
                     };
                     match &ev {
                         StreamEvent::Features(b) => {
-                            assert_standalone_unless(b, "stream:features", known);
+                            assert_standalone_unless(b, "stream:features", |e| known(b, e));
                         }
                         StreamEvent::Stanza(s) => {
-                            assert_standalone_unless(&s.bytes, "a stanza", known);
+                            let b = &s.bytes;
+                            assert_standalone_unless(b, "a stanza", |e| known(b, e));
                         }
                         StreamEvent::Error(e) => {
-                            assert_standalone_unless(&e.bytes, "stream:error", known);
+                            let b = &e.bytes;
+                            assert_standalone_unless(b, "stream:error", |e| known(b, e));
                         }
                         _ => {}
                     }
@@ -730,17 +742,25 @@ pub fn server_session_traced(epoch: Instant, data: &[u8], trace: Option<TraceSin
     h.finish();
 }
 
-/// Known server-session bugs, reported and not yet fixed (the fuzzer found
-/// them). While `true`, the harness tolerates exactly these symptoms so that
-/// the fuzzer can look for others; set to `false` once fixed.
+/// Known server-session bugs the fuzzer found. While one is `true`, the
+/// harness tolerates exactly its symptoms so that the fuzzer can look for
+/// others; it is `false` once fixed (the regression seed then passes
+/// strictly).
 ///
-/// `handle_request`, repeat of a *buffered* rid (`pending`): the new request
+/// Fixed: `handle_request`, repeat of a *buffered* rid (`pending`): the new request
 /// replaces the buffered one before `count_repeat` runs; when that ends the
 /// session (`max_repeats` exceeded, `policy-violation`), the new request is
 /// answered twice (as buffered and as the `extra` of `terminate`) and the
 /// replaced one never. Fix: call `count_repeat` first, as `handle_repeat`
 /// does.
 const KNOWN_PENDING_REPEAT_BUG: bool = false;
+
+/// Known server-session bug (fixed): when a request ended the session, a
+/// request buffered with a *higher* rid was answered before it
+/// (`terminate_with` answered the held requests, then the buffered ones,
+/// then the current one). While `true`, the batch of outputs that ends the
+/// session is not checked for rid order.
+const KNOWN_TERMINATE_ORDER_BUG: bool = false;
 
 struct ServerHarness {
     trace: Option<TraceSink>,
@@ -760,7 +780,7 @@ struct ServerHarness {
     /// Rid of the last non-error response to a first-use request.
     last_ordered: Option<u64>,
     /// Rids given up on (R14.2-5) that arrived late: answered out of order
-    /// by design, with an empty body.
+    /// by design.
     late_skipped: std::collections::BTreeSet<u64>,
     terminated: bool,
     /// Open requests a later request with the same rid arrived for.
@@ -1085,16 +1105,14 @@ impl ServerHarness {
                 String::from_utf8_lossy(&response.body)
             ),
         };
-        // Known issue (reported): when a session terminates, a request
-        // buffered ahead of the one that ended it is answered first
-        // (`terminate_with` answers held, then buffered, then the current
-        // request). Until that is fixed, the batch that ends the session is
-        // not checked for order.
         if rid.is_some_and(|r| self.late_skipped.contains(&r)) {
-            assert!(body.is_empty(), "a late skipped rid is answered empty");
+            // Processed late (R14.2-5) and answered in rid order among the
+            // requests still held, but after newer ones already answered:
+            // outside the global order, by design.
             return;
         }
-        if body.attrs.body_type.is_none() && first && !self.terminal_batch {
+        let exempt = KNOWN_TERMINATE_ORDER_BUG && self.terminal_batch;
+        if body.attrs.body_type.is_none() && first && !exempt {
             if let (Some(rid), Some(last)) = (rid, self.last_ordered) {
                 assert!(
                     rid > last,

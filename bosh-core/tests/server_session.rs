@@ -341,9 +341,16 @@ fn xep0124_14_2_gap_that_never_fills_is_skipped_in_lenient_mode() {
     }));
     h.stanza(&msg(3));
     assert_eq!(payload_strings(&h.resp(early)), vec![msg(3)]);
-    // The skipped rid arriving late is answered (empty), not fatal.
+    // The skipped rid arriving late is processed like any request, not
+    // fatal: held, then answered with the next stanza.
     let late = h.rid(R + 1, &[]);
-    assert!(h.resp(late).is_empty() && !h.resp(late).attrs.is_terminate());
+    assert!(!h.answered(late));
+    assert!(
+        h.warnings()
+            .contains(&Warning::LateSkippedRid(Rid::new(R + 1).unwrap()))
+    );
+    h.stanza(&msg(4));
+    assert_eq!(payload_strings(&h.resp(late)), vec![msg(4)]);
     assert!(!h.terminated());
 }
 
@@ -1542,7 +1549,7 @@ fn xep0124_14_3_the_replay_cache_covers_the_extra_pause_request() {
 }
 
 #[test]
-fn xep0124_14_2_a_skipped_rid_arriving_late_is_answered_not_fatal() {
+fn xep0124_14_2_a_skipped_rid_arriving_late_is_processed_not_fatal() {
     // Export/attach race: the attached process's first request (R+2) arrives
     // before the old process's last one (R+1), which is skipped at once (its
     // ack says every earlier answer arrived); then R+1 turns up.

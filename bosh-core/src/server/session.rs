@@ -395,8 +395,17 @@ impl ServerSession {
                 return;
             }
         }
+        // With acks (§9.2), any request whose `ack` is below a gap says the
+        // client is alive and still waits for the missing rid: the gap's
+        // timer restarts (R14.2-5).
+        if self.acks
+            && !self.pending.is_empty()
+            && body.attrs.ack.map_or(r.saturating_sub(1), Rid::get) < self.next_rid
+        {
+            self.gap_since = Some(now);
+        }
         if r < self.next_rid && self.take_skipped(r) {
-            self.handle_late_skipped(now, request, &body, rid);
+            self.handle_late_skipped(now, request, body, rid);
         } else if r < self.next_rid {
             self.handle_repeat(now, request, r);
         } else if r - self.next_rid >= window {
@@ -648,32 +657,14 @@ impl ServerSession {
         true
     }
 
-    /// A rid given up on (R14.2-5) arrives after all, e.g. the last request of
-    /// a process whose session another process attached to. Its payload still
-    /// goes upstream, late rather than lost, and it gets an empty answer
-    /// (kept for a resend) instead of ending the session.
-    fn handle_late_skipped(&mut self, now: Instant, request: RequestId, body: &Body, rid: Rid) {
+    /// A rid given up on (R14.2-5) arrives after all: a request the client
+    /// was still retrying, or the last one of a process whose session another
+    /// process attached to. It is processed now, like any request (its
+    /// payload goes upstream late rather than never, a restart restarts),
+    /// and answered in rid order before the newer held requests.
+    fn handle_late_skipped(&mut self, now: Instant, request: RequestId, body: Body, rid: Rid) {
         self.warn(Warning::LateSkippedRid(rid));
-        let a = &body.attrs;
-        if !body.is_empty() && !a.is_restart() && !a.is_terminate() {
-            let ids: Vec<StreamId> = match self.target_stream(body) {
-                Some(idx) if a.stream.is_some() => vec![self.streams[idx].id],
-                _ => self
-                    .streams
-                    .iter()
-                    .filter(|s| s.open)
-                    .map(|s| s.id)
-                    .collect(),
-            };
-            for id in ids {
-                self.deliver(id, body);
-            }
-        }
-        let mut out = Vec::new();
-        write_body(&BodyAttrs::default(), std::iter::empty::<&[u8]>(), &mut out);
-        let answer = Bytes::from(out);
-        self.cache(rid.get(), answer.clone(), now);
-        self.respond(request, 200, answer);
+        self.process_rid(now, rid.get(), request, body, true);
     }
 
     /// Overactivity (§11) and polling (§12) rules for a new rid. Returns
@@ -786,9 +777,20 @@ impl ServerSession {
     fn process(&mut self, now: Instant, request: RequestId, body: Body) {
         let rid = self.next_rid;
         self.next_rid += 1;
+        self.process_rid(now, rid, request, body, false);
+    }
+
+    /// Processes request `rid`: the next one in order, or (`late`) one
+    /// skipped earlier that arrived after all.
+    fn process_rid(&mut self, now: Instant, rid: u64, request: RequestId, body: Body, late: bool) {
         let a = &body.attrs;
 
-        // §15 key sequencing: verify before anything else (R15.4-4).
+        // §15 key sequencing: verify before anything else (R15.4-4). A late
+        // rid cannot be checked against a chain that has moved on: refused.
+        if late && self.key_expect.is_some() {
+            self.fail(now, Condition::ItemNotFound, request, rid);
+            return;
+        }
         if let Some(expect) = &self.key_expect {
             let ok = a
                 .key
@@ -819,7 +821,7 @@ impl ServerSession {
         self.inactivity_override = None;
 
         if a.is_terminate() {
-            self.client_terminate(now, request, &body);
+            self.client_terminate(now, rid, request, &body);
             return;
         }
 
@@ -931,24 +933,29 @@ impl ServerSession {
             }
         }
         self.push_held(now, rid, request, kind);
-        if let Some(back) = self.held.back_mut()
-            && report.is_some()
+        if report.is_some()
+            && let Some(h) = self.held.iter_mut().find(|h| h.rid == rid)
         {
-            back.report = report;
-            back.answer_now = true;
+            h.report = report;
+            h.answer_now = true;
         }
     }
 
     fn push_held(&mut self, now: Instant, rid: u64, request: RequestId, kind: HeldKind) {
         let wait = Duration::from_secs(u64::from(self.wait));
-        self.held.push_back(Held {
-            rid,
-            request: Some(request),
-            kind,
-            deadline: deadline(now, wait),
-            answer_now: false,
-            report: None,
-        });
+        // In rid order: a late rid (R14.2-5) goes before the newer ones.
+        let at = self.held.partition_point(|h| h.rid <= rid);
+        self.held.insert(
+            at,
+            Held {
+                rid,
+                request: Some(request),
+                kind,
+                deadline: deadline(now, wait),
+                answer_now: false,
+                report: None,
+            },
+        );
     }
 
     /// The stream a request addresses: its `stream` attribute, or the first
@@ -1299,11 +1306,11 @@ impl ServerSession {
     /// §13: the client ends the session. Its payload goes upstream first
     /// (R13-2); the oldest open request gets `type='terminate'`, every other
     /// one an empty body (R13-5).
-    fn client_terminate(&mut self, now: Instant, request: RequestId, body: &Body) {
+    fn client_terminate(&mut self, now: Instant, rid: u64, request: RequestId, body: &Body) {
         if let Some(name) = &body.attrs.stream {
             // R16.5-1: close one stream; the session ends with its last one.
             let Some(idx) = self.streams.iter().position(|s| s.open && &s.name == name) else {
-                self.fail(now, Condition::ItemNotFound, request, self.next_rid - 1);
+                self.fail(now, Condition::ItemNotFound, request, rid);
                 return;
             };
             let id = self.streams[idx].id;
@@ -1312,8 +1319,8 @@ impl ServerSession {
                 self.streams[idx].open = false;
                 self.bounce_stream(id);
                 self.upstream(UpstreamCommand::Close { stream: id });
-                self.push_held(now, self.next_rid - 1, request, HeldKind::Normal);
-                if let Some(h) = self.held.back_mut() {
+                self.push_held(now, rid, request, HeldKind::Normal);
+                if let Some(h) = self.held.iter_mut().find(|h| h.rid == rid) {
                     h.answer_now = true;
                 }
                 return;
@@ -1334,7 +1341,7 @@ impl ServerSession {
             now,
             None,
             TerminationReason::ClientTerminate,
-            &[(request, self.next_rid - 1)],
+            &[(request, rid)],
             Vec::new(),
         );
     }
