@@ -19,7 +19,6 @@
 pub mod body;
 pub mod client;
 pub mod condition;
-/// Fuzz entry points over `&[u8]` (not a stable API; see `fuzz/`).
 pub mod fuzzing;
 pub mod keys;
 pub mod rid;

@@ -105,7 +105,6 @@
 
 mod decision;
 mod error;
-/// Fuzz entry point over `&[u8]` (not a stable API; see `fuzz/`).
 pub mod fuzzing;
 mod headers;
 mod policy;
