@@ -53,16 +53,23 @@ def main():
         ns = est["point_estimate"]
         print(f"| `{name}` | {fmt_time(ns)} | {fmt_thrpt(ns, thrpt)} |")
     print()
-    print("| body | ours / bare loop | ours / DOM | DOM / bare loop |")
-    print("|---|---|---|---|")
+    print("| body | bytes | ours / bare loop | ours / loop + attributes | ours / DOM | DOM / bare loop |")
+    print("|---|---|---|---|---|---|")
     for size in ("small", "typical", "large"):
+        def med(name):
+            return rows[f"parse/{size}/{name}"][0]["point_estimate"]
+
         try:
-            ours = rows[f"parse/{size}/bosh_core"][0]["point_estimate"]
-            bare = rows[f"parse/{size}/bare_quick_xml"][0]["point_estimate"]
-            dom = rows[f"parse/{size}/roxmltree_dom"][0]["point_estimate"]
+            ours, bare, dom = med("bosh_core"), med("bare_quick_xml"), med("roxmltree_dom")
         except KeyError:
             continue
-        print(f"| {size} | {bare / ours:.2f}x | {dom / ours:.2f}x | {bare / dom:.2f}x |")
-
+        try:
+            attrs = f"{med('bare_quick_xml_attrs') / ours:.2f}x"
+        except KeyError:
+            attrs = "-"
+        (_, n), = rows[f"parse/{size}/bosh_core"][1].items()
+        print(
+            f"| {size} | {n} | {bare / ours:.2f}x | {attrs} | {dom / ours:.2f}x | {bare / dom:.2f}x |"
+        )
 
 main()

@@ -1,7 +1,5 @@
 //! Emitting `<body/>` wrappers (XEP-0124 §6, XEP-0206 §2).
 
-use std::io::Write as _;
-
 use bytes::Bytes;
 
 use super::attrs::{BodyAttrs, NamespaceDecl, Version};
@@ -246,15 +244,41 @@ fn write_attr(name: &str, value: &str, out: &mut Vec<u8>) {
     out.push(b'\'');
 }
 
-fn write_num<T: std::fmt::Display>(name: &str, value: Option<T>, out: &mut Vec<u8>) {
+fn write_num<T: Into<u64>>(name: &str, value: Option<T>, out: &mut Vec<u8>) {
     if let Some(v) = value {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, " {name}='{v}'");
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"='");
+        write_decimal(v.into(), out);
+        out.push(b'\'');
     }
 }
 
+/// Decimal digits of `v`, without going through `core::fmt`.
+fn write_decimal(mut v: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
 fn write_version(name: &str, value: Option<Version>, out: &mut Vec<u8>) {
-    write_num(name, value, out);
+    if let Some(v) = value {
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"='");
+        write_decimal(v.major.into(), out);
+        out.push(b'.');
+        write_decimal(v.minor.into(), out);
+        out.push(b'\'');
+    }
 }
 
 fn write_bool(name: &str, value: Option<bool>, out: &mut Vec<u8>) {

@@ -94,6 +94,7 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         open: Stack::new(),
         scopes: Vec::new(),
         raw: Stack::new(),
+        attr_bits: 0,
         many: None,
         attrs: &mut body.attrs,
         namespaces: Vec::new(),
@@ -156,16 +157,26 @@ impl<T: Copy + Default, const N: usize> Stack<T, N> {
         self.len
     }
 
-    #[inline]
-    fn push(&mut self, item: T) {
-        if self.len < N && self.spill.is_empty() {
-            self.inline[self.len] = item;
-        } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.inline[..self.len]);
-            }
-            self.spill.push(item);
+    /// Pushes a default item and returns it, so that the caller writes the
+    /// fields in place (building the item elsewhere and copying it in costs a
+    /// store-forwarding stall per push: narrow stores read back wide).
+    #[inline(always)]
+    fn push_slot(&mut self) -> &mut T {
+        if !(self.len < N && self.spill.is_empty()) {
+            self.push_spilled(T::default());
+            let last = self.spill.len() - 1;
+            return &mut self.spill[last];
         }
+        self.len += 1;
+        &mut self.inline[self.len - 1]
+    }
+
+    #[cold]
+    fn push_spilled(&mut self, item: T) {
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spill.push(item);
         self.len += 1;
     }
 
@@ -202,14 +213,17 @@ struct RawAttr {
 const NO_COLON: u32 = u32::MAX;
 
 impl RawAttr {
+    #[inline]
     fn qname<'a>(&self, s: &'a str) -> &'a str {
         &s[self.start as usize..self.end as usize]
     }
 
+    #[inline]
     fn prefix<'a>(&self, s: &'a str) -> Option<&'a str> {
         (self.colon != NO_COLON).then(|| &s[self.start as usize..self.colon as usize])
     }
 
+    #[inline]
     fn local<'a>(&self, s: &'a str) -> &'a str {
         if self.colon == NO_COLON {
             self.qname(s)
@@ -218,6 +232,7 @@ impl RawAttr {
         }
     }
 
+    #[inline]
     fn value<'a>(&self, s: &'a str) -> &'a str {
         &s[self.value as usize..self.value_end as usize]
     }
@@ -248,6 +263,8 @@ struct Parser<'a, 'b> {
     scopes: Vec<(usize, &'a str)>,
     /// The attributes of the current start tag (reused).
     raw: Stack<RawAttr, 8>,
+    /// Bloom filter of their names (see `attribute`).
+    attr_bits: u64,
     /// Their names, once there are more than [`LINEAR_DUP_CHECK`].
     many: Option<HashSet<&'a str>>,
     attrs: &'b mut BodyAttrs,
@@ -354,10 +371,9 @@ impl<'a> Parser<'a, '_> {
         let b = self.b;
         let mut i = pos;
         loop {
-            let Some(k) = memchr::memchr3(b'<', b'&', b'>', &b[i..]) else {
+            let Some(j) = next_markup(b, i) else {
                 return Ok(b.len());
             };
-            let j = i + k;
             match b[j] {
                 b'<' => return Ok(j),
                 b'&' => i = self.reference(j)?,
@@ -418,6 +434,7 @@ impl<'a> Parser<'a, '_> {
 
     /// The end of a name: the first white space, `/`, `>`, `=`, quote, `<`,
     /// `?` or `!`.
+    #[inline]
     fn name_end(&self, from: usize) -> usize {
         let b = self.b;
         let mut i = from;
@@ -431,6 +448,7 @@ impl<'a> Parser<'a, '_> {
     /// (table-driven for ASCII, the full XML `NameChar` rules otherwise).
     /// Returns its end and `Ok(colon position)`, or `Err(())` if it is not a
     /// QName.
+    #[inline]
     fn scan_qname(&self, from: usize) -> (usize, Result<Option<usize>, ()>) {
         let b = self.b;
         let mut i = from;
@@ -438,9 +456,14 @@ impl<'a> Parser<'a, '_> {
         let mut bad = false;
         let mut ascii = true;
         while i < b.len() {
-            match NAME_CLASS[usize::from(b[i])] {
+            // The common case first: a run of ASCII name characters.
+            let class = NAME_CLASS[usize::from(b[i])];
+            if class == START || class == CHAR {
+                i += 1;
+                continue;
+            }
+            match class {
                 DELIM => break,
-                START | CHAR => {}
                 COLON => {
                     bad |= colon.is_some();
                     colon = Some(i);
@@ -461,6 +484,7 @@ impl<'a> Parser<'a, '_> {
         (i, if ok { Ok(colon) } else { Err(()) })
     }
 
+    #[inline]
     fn skip_space(&self, mut i: usize) -> usize {
         let b = self.b;
         while i < b.len() && is_xml_space(b[i]) {
@@ -533,6 +557,7 @@ impl<'a> Parser<'a, '_> {
 
         // Attributes, up to `>` or `/>`.
         self.raw.clear();
+        self.attr_bits = 0;
         if let Some(many) = &mut self.many {
             many.clear();
         }
@@ -561,7 +586,7 @@ impl<'a> Parser<'a, '_> {
         }
 
         self.depth += 1;
-        self.open.push((name_start as u32, name_end as u32));
+        *self.open.push_slot() = (name_start as u32, name_end as u32);
         if self.depth == 1 {
             self.root(prefix, local, qname, lt)?;
             self.seen_root = true;
@@ -596,23 +621,25 @@ impl<'a> Parser<'a, '_> {
             Some(&c @ (b'\'' | b'"')) => c,
             _ => return Err(self.err(malformed("unquoted attribute value"), q)),
         };
-        // One pass to the closing quote, noting what needs a closer look;
-        // eight bytes at a time while none of them is interesting.
-        let mut j = skip_plain_value(b, q + 1, quote);
+        // One pass to the closing quote, eight bytes at a time, noting what
+        // needs a closer look: `<` and `&` (checked below), and tab, LF and
+        // CR, the only bytes below 0x20 left (normalized when unescaping).
+        let mut j = q + 1;
         let mut special = false;
         let mut spaces = false;
         loop {
-            let Some(&c) = b.get(j) else {
+            let Some(k) = next_in_value(b, j, quote) else {
                 return Err(self.err(malformed("unterminated attribute value"), q));
             };
-            match VALUE_CLASS[usize::from(c)] {
-                0 => {}
-                LT_AMP => special = true,
-                WS => spaces = true,
-                _ if c == quote => break,
-                _ => {}
+            match b[k] {
+                c if c == quote => {
+                    j = k;
+                    break;
+                }
+                b'<' | b'&' => special = true,
+                _ => spaces = true,
             }
-            j += 1;
+            j = k + 1;
         }
         if special {
             let value = &self.s[q + 1..j];
@@ -622,12 +649,14 @@ impl<'a> Parser<'a, '_> {
         let qname = &self.s[i..name_end];
         let s = self.s;
         let dup = if self.raw.len() < LINEAR_DUP_CHECK {
-            let (len, first) = (name_end - i, b[i]);
-            self.raw.as_slice().iter().any(|a| {
-                (a.end - a.start) as usize == len
-                    && b[a.start as usize] == first
-                    && a.qname(s) == qname
-            })
+            // A one-word Bloom filter over (length, first and last byte)
+            // spares the scan for all but true or likely duplicates.
+            let bit = 1u64
+                << ((7 * (name_end - i) + usize::from(b[i]) + 3 * usize::from(b[name_end - 1]))
+                    & 63);
+            let maybe = self.attr_bits & bit != 0;
+            self.attr_bits |= bit;
+            maybe && self.raw.as_slice().iter().any(|a| a.qname(s) == qname)
         } else {
             let raw = &self.raw;
             let many = self
@@ -646,14 +675,13 @@ impl<'a> Parser<'a, '_> {
                 i,
             ));
         }
-        self.raw.push(RawAttr {
-            start: i as u32,
-            colon: colon.map_or(NO_COLON, |c| c as u32),
-            end: name_end as u32,
-            value: (q + 1) as u32,
-            value_end: j as u32,
-            plain: !special && !spaces,
-        });
+        let slot = self.raw.push_slot();
+        slot.start = i as u32;
+        slot.colon = colon.map_or(NO_COLON, |c| c as u32);
+        slot.end = name_end as u32;
+        slot.value = (q + 1) as u32;
+        slot.value_end = j as u32;
+        slot.plain = !special && !spaces;
         Ok(j + 1)
     }
 
@@ -835,51 +863,73 @@ static NAME_CLASS: [u8; 256] = {
     t
 };
 
-/// The first position at or after `from` where an eight-byte word holds the
-/// quote, `<`, `&` or a byte below 0x20 (tab, LF, CR: other control
-/// characters were refused before), or the last whole word's end.
-#[inline]
-fn skip_plain_value(b: &[u8], from: usize, quote: u8) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // Nonzero iff some byte of `x` is zero (exact as an existence test).
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `i`, little-endian, if there are eight.
+#[inline(always)]
+fn word_at(b: &[u8], i: usize) -> Option<u64> {
+    let chunk = b.get(i..i + 8)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    Some(u64::from_le_bytes(w))
+}
+
+/// High bit of each byte of `x` that is zero; the lowest one set marks the
+/// first zero byte exactly (borrows only run upwards).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// The first byte at or after `from` that is `quote`, `<`, `&` or below 0x20.
+#[inline(always)]
+fn next_in_value(b: &[u8], from: usize, quote: u8) -> Option<usize> {
     let (q, lt, amp) = (
         LO * u64::from(quote),
         LO * u64::from(b'<'),
         LO * u64::from(b'&'),
     );
     let mut i = from;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w);
+    while let Some(x) = word_at(b, i) {
         let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-        if zero(x ^ q) | zero(x ^ lt) | zero(x ^ amp) | below_space != 0 {
-            break;
+        let m = zero_bytes(x ^ q) | zero_bytes(x ^ lt) | zero_bytes(x ^ amp) | below_space;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    i
+    b[i..]
+        .iter()
+        .position(|&c| c == quote || c == b'<' || c == b'&' || c < 0x20)
+        .map(|k| i + k)
 }
 
-/// Byte classes in attribute values: `<` and `&` (checked closely), tab, LF
-/// and CR (normalized when unescaping), quotes, anything else (0).
-const LT_AMP: u8 = 1;
-const WS: u8 = 2;
-const QUOTE: u8 = 3;
-
-static VALUE_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'<' as usize] = LT_AMP;
-    t[b'&' as usize] = LT_AMP;
-    t[b'\t' as usize] = WS;
-    t[b'\n' as usize] = WS;
-    t[b'\r' as usize] = WS;
-    t[b'\'' as usize] = QUOTE;
-    t[b'"' as usize] = QUOTE;
-    t
-};
+/// The first `<`, `&` or `>` at or after `from`: word by word for the
+/// short runs of text between tags, then `memchr` for long ones.
+#[inline(always)]
+fn next_markup(b: &[u8], from: usize) -> Option<usize> {
+    let (lt, amp, gt) = (
+        LO * u64::from(b'<'),
+        LO * u64::from(b'&'),
+        LO * u64::from(b'>'),
+    );
+    let mut i = from;
+    for _ in 0..4 {
+        let Some(x) = word_at(b, i) else {
+            return b[i..]
+                .iter()
+                .position(|&c| matches!(c, b'<' | b'&' | b'>'))
+                .map(|k| i + k);
+        };
+        let m = zero_bytes(x ^ lt) | zero_bytes(x ^ amp) | zero_bytes(x ^ gt);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr3(b'<', b'&', b'>', &b[i..]).map(|k| i + k)
+}
 
 fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), ParseErrorKind> {
     let ok = is_ncname(prefix)
@@ -1073,6 +1123,143 @@ fn set_attr(
                 value: owned(),
             });
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: &str = "<body xmlns='http://jabber.org/protocol/httpbind'";
+
+    fn parse_str(s: &str) -> Result<Body, ParseError> {
+        parse(s.as_bytes(), &ParseLimits::default())
+    }
+
+    #[test]
+    fn many_attributes_are_checked_for_duplicates_past_the_linear_scan() {
+        let attrs: String = (0..40).map(|i| format!(" a{i}='{i}'")).collect();
+        let ok = format!("{B}><m{attrs}/><n{attrs}/></body>");
+        assert_eq!(parse_str(&ok).unwrap().elements().count(), 2);
+        let dup = format!("{B}><m{attrs} a7='again'/></body>");
+        assert!(matches!(
+            parse_str(&dup).unwrap_err().kind,
+            ParseErrorKind::DuplicateAttribute { name } if name == "a7"
+        ));
+        let dup_on_body = format!("{B}{attrs} a39='x'/>");
+        assert!(matches!(
+            parse_str(&dup_on_body).unwrap_err().kind,
+            ParseErrorKind::DuplicateAttribute { .. }
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_and_many_attributes_spill_the_inline_stacks() {
+        let open: String = (0..40).map(|i| format!("<e{i}>")).collect();
+        let close: String = (0..40).rev().map(|i| format!("</e{i}>")).collect();
+        let body = parse_str(&format!("{B}>{open}{close}</body>")).unwrap();
+        assert_eq!(body.elements().count(), 1);
+        let bad: String = (0..40).rev().map(|i| format!("</e{}>", i ^ 1)).collect();
+        assert_eq!(
+            parse_str(&format!("{B}>{open}{bad}</body>"))
+                .unwrap_err()
+                .kind,
+            ParseErrorKind::MismatchedEndTag
+        );
+        // The prefix is declared by the tenth attribute.
+        let attrs: String = (0..9).map(|i| format!(" a{i}='{i}'")).collect();
+        let ok = format!("{B}><p:m{attrs} xmlns:p='urn:p' p:x='1'/></body>");
+        assert!(parse_str(&ok).is_ok());
+    }
+
+    #[test]
+    fn attributes_must_be_separated_by_white_space() {
+        // XML 1.0 §3.1: STag ::= '<' Name (S Attribute)* S? '>'.
+        for bad in [
+            format!("{B}><m a='1'b='2'/></body>"),
+            format!("{B} rid='1'sid='x'/>"),
+        ] {
+            assert!(matches!(
+                parse_str(&bad).unwrap_err().kind,
+                ParseErrorKind::Malformed(_)
+            ));
+        }
+        assert!(parse_str(&format!("{B}><m\ta='1'\nb=\"2\"\r\n/></body>")).is_ok());
+    }
+
+    #[test]
+    fn names_are_checked_in_the_scan() {
+        for (name, ok) in [
+            ("m", true),
+            ("_m-1.x", true),
+            ("ünï", true),
+            ("a:b", false), // unbound prefix, but a valid QName
+            ("1m", false),
+            ("-m", false),
+            ("a:", false),
+            (":a", false),
+            ("a:1", false),
+            ("a:b:c", false),
+            ("m#", false),
+            ("m\u{D7}", false),
+        ] {
+            let res = parse_str(&format!("{B}><{name}/></body>"));
+            assert_eq!(res.is_ok(), ok, "{name}: {res:?}");
+            if name == "a:b" {
+                assert!(matches!(
+                    res.unwrap_err().kind,
+                    ParseErrorKind::UnboundPrefix { .. }
+                ));
+            } else if !ok {
+                assert_eq!(res.unwrap_err().kind, ParseErrorKind::InvalidName, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn attribute_values_are_scanned_word_by_word_and_byte_by_byte() {
+        for len in 0..40 {
+            let v = "x".repeat(len);
+            for (tail, ok) in [("", true), ("&amp;", true), ("<", false), ("&x;", false)] {
+                let doc = format!("{B} sid='{v}{tail}{v}'/>");
+                let res = parse_str(&doc);
+                assert_eq!(res.is_ok(), ok, "{doc}");
+                if ok {
+                    let sid = res.unwrap().attrs.sid.unwrap();
+                    assert_eq!(sid.len(), 2 * len + usize::from(!tail.is_empty()));
+                }
+            }
+            let doc = format!("{B} sid='{v}\t{v}' to=\"{v}'{v}\"/>");
+            let a = parse_str(&doc).unwrap().attrs;
+            assert_eq!(a.sid.unwrap(), format!("{v} {v}"));
+            assert_eq!(a.to.unwrap(), format!("{v}'{v}"));
+        }
+    }
+
+    #[test]
+    fn xml_declaration_pseudo_attributes_are_checked() {
+        for (decl, ok) in [
+            ("<?xml version='1.0'?>", true),
+            (
+                "<?xml version=\"1.0\" encoding='utf-8' standalone='yes' ?>",
+                true,
+            ),
+            ("<?xml version='1.0' encoding='UTF-8'?>", true),
+            ("<?xml version='1.1'?>", false),
+            ("<?xml encoding='utf-8'?>", false),
+            ("<?xml version='1.0' bogus='1'?>", false),
+            ("<?xml version='1.0'encoding='utf-8'?>", false),
+            ("<?xml?>", false),
+        ] {
+            let res = parse_str(&format!("{decl}{B}/>"));
+            assert_eq!(res.is_ok(), ok, "{decl}: {res:?}");
+            if !ok {
+                assert_eq!(
+                    res.unwrap_err().kind,
+                    ParseErrorKind::UnsupportedDeclaration
+                );
+            }
         }
     }
 }
