@@ -533,12 +533,13 @@ async fn session(
         let echo = tokio::time::timeout(Duration::from_secs(args.login_timeout_secs), async {
             while let Some(ev) = events.next_event().await {
                 match ev {
-                    Event::Stanza { stanza, .. } if stanza.starts_with(b"<presence")
-                        && stanza_info(&stanza)
-                            .is_some_and(|i| i.from.as_deref() == Some(jid.as_str()))
-                        => {
-                            return true;
-                        }
+                    Event::Stanza { stanza, .. }
+                        if stanza.starts_with(b"<presence")
+                            && stanza_info(&stanza)
+                                .is_some_and(|i| i.from.as_deref() == Some(jid.as_str())) =>
+                    {
+                        return true;
+                    }
                     Event::Disconnected(_) => return false,
                     _ => {}
                 }
