@@ -734,7 +734,7 @@ pub fn server_session_traced(epoch: Instant, data: &[u8], trace: Option<TraceSin
         None => return,
     };
     let mut ops = 0;
-    while !r.is_empty() && ops < 512 && !h.closed {
+    while !r.is_empty() && ops < 512 && !h.closed && !h.livelocked {
         ops += 1;
         h.op(&mut r);
         h.check_count();
@@ -762,6 +762,14 @@ const KNOWN_PENDING_REPEAT_BUG: bool = false;
 /// session is not checked for rid order.
 const KNOWN_TERMINATE_ORDER_BUG: bool = false;
 
+/// Known server-session bug, open (found after the late-skipped-rid change):
+/// `poll_timeout()` can stay at or before `now` after `handle_timeout(now)`,
+/// so an adapter re-arming its timer spins (seed
+/// `regression-timer-livelock`: a late rid held, then repeated, then a new
+/// gap skipped). While `true`, the harness lets time jump past a stuck timer
+/// and skips the end-of-run checks for that input instead of failing.
+const KNOWN_TIMER_LIVELOCK_BUG: bool = false;
+
 struct ServerHarness {
     trace: Option<TraceSink>,
     epoch: Instant,
@@ -787,6 +795,8 @@ struct ServerHarness {
     superseded: HashSet<u64>,
     /// The outputs being processed end the session.
     terminal_batch: bool,
+    /// The timer got stuck (see `KNOWN_TIMER_LIVELOCK_BUG`).
+    livelocked: bool,
     closed: bool,
     creation_answered: bool,
 }
@@ -856,6 +866,7 @@ impl ServerHarness {
             terminated: false,
             superseded: HashSet::new(),
             terminal_batch: false,
+            livelocked: false,
             closed: false,
             creation_answered: false,
         };
@@ -1136,6 +1147,11 @@ impl ServerHarness {
             let at = t.max(self.now);
             if at == self.now {
                 same += 1;
+                if KNOWN_TIMER_LIVELOCK_BUG && same >= 64 {
+                    self.note(|| "(known issue: the timer is stuck; time jumps)".to_owned());
+                    self.livelocked = true;
+                    break;
+                }
                 assert!(same < 64, "the timer keeps firing at the same instant");
             } else {
                 same = 0;
@@ -1169,6 +1185,9 @@ impl ServerHarness {
     /// Closes the session and lets time run out: it must reach `Closed` with
     /// every request answered.
     fn finish(mut self) {
+        if self.livelocked {
+            return;
+        }
         if !self.closed {
             self.s.close(self.now, Condition::SystemShutdown);
             self.drain();

@@ -517,11 +517,14 @@ impl ServerSession {
             }
             State::Active => {}
         }
-        while self
-            .held
-            .front()
-            .and_then(|h| h.deadline)
-            .is_some_and(|d| d <= now)
+        // Any held request at `wait` is answered, with every older one before
+        // it (rid order, R8-7). Deadlines are not monotonic in rid order once
+        // a late rid (R14.2-5) is held in front of newer requests.
+        while self.state == State::Active
+            && self
+                .held
+                .iter()
+                .any(|h| h.deadline.is_some_and(|d| d <= now))
         {
             self.answer_front(now);
         }
