@@ -5,8 +5,8 @@
 //! runtime, and [`CmMain::serve`] on it with its signal future:
 //!
 //! ```no_run
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output { unimplemented!() }
-//! # fn my_runtime() -> std::sync::Arc<dyn bosh_driver::Runtime> { unimplemented!() }
+//! # fn block_on<F: std::future::Future>(_: F) -> F::Output { std::process::exit(0) }
+//! # fn my_runtime() -> std::sync::Arc<dyn bosh_driver::Runtime> { std::process::exit(0) }
 //! # async fn sigterm_or_sigint() -> &'static str { "SIGTERM" }
 //! use std::process::ExitCode;
 //!
