@@ -572,12 +572,17 @@ async fn session(
         }
     };
 
-    // Wait for the go, draining events meanwhile.
+    // Wait for the go, draining events meanwhile. A peer that saw the go
+    // first may already have sent a message, and this task may see that
+    // message before the phase change (1000 tasks on 2 threads): messages
+    // are kept for the exchange, never dropped.
     let mut alive = true;
+    let mut early = Vec::new();
     while *phase_rx.borrow_and_update() == Phase::Ramp {
         tokio::select! {
             ev = events.next_event() => match ev {
                 Some(Event::Disconnected(_)) | None => { alive = false; report.error("disconnected"); break; }
+                Some(Event::Stanza { stanza, .. }) if stanza.starts_with(b"<message") => early.push(stanza),
                 _ => {}
             },
             _ = phase_rx.changed() => {}
@@ -597,6 +602,7 @@ async fn session(
                 exchange(
                     i,
                     peer,
+                    early,
                     &shared,
                     &client,
                     &mut events,
@@ -653,6 +659,7 @@ async fn idle(
 async fn exchange(
     i: usize,
     peer: usize,
+    early: Vec<bytes::Bytes>,
     shared: &Shared,
     client: &client::BoshClient,
     events: &mut EventStream,
@@ -665,31 +672,48 @@ async fn exchange(
     let peer_window = &shared.windows[peer];
     let to = escape_xml(&shared.full_jid(peer));
     let peer_from = shared.full_jid(peer);
+    let on_message = |stanza: &[u8], report: &mut SessionReport| {
+        if !stanza.starts_with(b"<message") {
+            return;
+        }
+        let Some(info) = stanza_info(stanza) else {
+            report.error("unparsed_message");
+            return;
+        };
+        if info.kind.as_deref() == Some("error") {
+            report.error("bounced");
+            return;
+        }
+        let Some(t) = info
+            .id
+            .as_deref()
+            .and_then(|id| id.rsplit('-').next())
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            report.error("unparsed_message");
+            return;
+        };
+        if info.from.as_deref() != Some(peer_from.as_str()) {
+            report.error("unexpected_sender");
+            return;
+        }
+        let now = shared.base.elapsed().as_micros() as u64;
+        report
+            .latencies_us
+            .push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
+        report.received += 1;
+        report.last_rx_us = now;
+        peer_window.add_permits(1);
+    };
+    for stanza in &early {
+        on_message(stanza, report);
+    }
     while report.sent < m || report.received < m {
         tokio::select! {
             biased;
             ev = events.next_event() => match ev {
                 None | Some(Event::Disconnected(_)) => { report.error("disconnected"); return; }
-                Some(Event::Stanza { stanza, .. }) => {
-                    if !stanza.starts_with(b"<message") {
-                        continue;
-                    }
-                    let Some(info) = stanza_info(&stanza) else { continue };
-                    if info.kind.as_deref() == Some("error") {
-                        report.error("bounced");
-                        continue;
-                    }
-                    let Some(t) = info.id.as_deref().and_then(|id| id.rsplit('-').next()).and_then(|t| t.parse::<u64>().ok()) else { continue };
-                    if info.from.as_deref() != Some(peer_from.as_str()) {
-                        report.error("unexpected_sender");
-                        continue;
-                    }
-                    let now = shared.base.elapsed().as_micros() as u64;
-                    report.latencies_us.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
-                    report.received += 1;
-                    report.last_rx_us = now;
-                    peer_window.add_permits(1);
-                }
+                Some(Event::Stanza { stanza, .. }) => on_message(&stanza, report),
                 Some(_) => {}
             },
             permit = my_window.acquire(), if report.sent < m => {
