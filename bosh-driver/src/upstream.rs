@@ -291,7 +291,6 @@ pub(crate) async fn run_upstream(
         commands,
         events,
         stream,
-        buf: vec![0; READ_BUF].into_boxed_slice(),
         closing: false,
         close_timer: None,
         rt: rt.clone(),
@@ -337,7 +336,6 @@ struct Conn {
     commands: UnboundedReceiver<UpstreamCmd>,
     events: UnboundedSender<SessionMsg>,
     stream: StreamId,
-    buf: Box<[u8]>,
     closing: bool,
     /// Bounds the time spent writing `</stream:stream>` to a server that
     /// does not read.
@@ -445,15 +443,17 @@ impl Conn {
                 Poll::Ready(_) => Poll::Ready(End::ClosedBySession),
             };
         }
-        // 3. Reads.
+        // 3. Reads, into a stack buffer: an idle connection keeps no read
+        // buffer (the framer keeps only an unfinished element).
+        let mut buf = [0u8; READ_BUF];
         for _ in 0..READS_PER_WAKE {
-            match Pin::new(&mut self.io).poll_read(cx, &mut self.buf) {
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(End::Lost("the server closed the connection".to_owned()));
                 }
                 Poll::Ready(Ok(n)) => {
-                    let n = n.min(self.buf.len());
-                    self.framer.feed(&self.buf[..n]);
+                    let n = n.min(buf.len());
+                    self.framer.feed(&buf[..n]);
                     if let Some(end) = self.drain_framer() {
                         return Poll::Ready(end);
                     }

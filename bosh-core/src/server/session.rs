@@ -47,7 +47,8 @@ struct Held {
 #[derive(Debug)]
 struct Pending {
     request: RequestId,
-    body: Body,
+    /// Boxed: a B-tree leaf has room for 11 entries, allocated at once.
+    body: Box<Body>,
 }
 
 #[derive(Debug)]
@@ -430,7 +431,13 @@ impl ServerSession {
                 // client still waits for them and will resend them: the gap
                 // stays open, timed from now.
                 let waits = self.acks && body.attrs.ack.map_or(r - 1, Rid::get) < self.next_rid;
-                self.pending.insert(r, Pending { request, body });
+                self.pending.insert(
+                    r,
+                    Pending {
+                        request,
+                        body: Box::new(body),
+                    },
+                );
                 if waits {
                     self.gap_since = Some(now);
                 } else {
@@ -713,7 +720,7 @@ impl ServerSession {
             let Some(p) = self.pending.remove(&self.next_rid) else {
                 break;
             };
-            self.process(now, p.request, p.body);
+            self.process(now, p.request, *p.body);
         }
         self.gap_since = if self.pending.is_empty() {
             None
@@ -1079,6 +1086,11 @@ impl ServerSession {
 
     /// Answers held requests whose time has come, in rid order (R8-7).
     fn settle(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            // An emptied B-tree keeps its leaf; an idle session should not
+            // (memory per idle session is a goal of the connection manager).
+            self.pending = BTreeMap::new();
+        }
         if self.state != State::Active {
             return;
         }
