@@ -754,6 +754,47 @@ fn xep0206_5_restart_after_sasl_success_carries_restart_to_lang_and_no_stanzas()
 }
 
 #[test]
+fn xep0206_5_no_empty_poll_between_sasl_success_and_the_restart() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    h.respond(
+        poll.id,
+        reply(
+            &BodyAttrs::default(),
+            &["<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"],
+        ),
+    );
+    // The old stream is over (X5-2): no empty poll is held for it, however
+    // long the application takes to ask for the restart.
+    assert!(h.take_sends().is_empty());
+    h.tick_to(5);
+    assert!(h.take_sends().is_empty());
+    h.s.restart(h.now).unwrap();
+    h.drain();
+    let restart = h.one_send();
+    assert_eq!(parse_body(&restart).attrs.xmpp_restart, Some(true));
+    // Idle polls resume after the restart.
+    h.respond(restart.id, empty());
+    let poll = h.one_send();
+    assert!(parse_body(&poll).is_empty());
+    assert_eq!(poll.rid, rid(restart.rid.get() + 1));
+}
+
+#[test]
+fn success_in_another_namespace_does_not_hold_back_polls() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    h.respond(
+        poll.id,
+        reply(
+            &BodyAttrs::default(),
+            &["<success xmlns='urn:example:not-sasl'/>"],
+        ),
+    );
+    assert!(parse_body(&h.one_send()).is_empty());
+}
+
+#[test]
 fn restart_before_creation_is_refused() {
     let mut h = Harness::new(ClientConfig::new("example.com"));
     assert_eq!(h.s.restart(h.now), Err(ClientError::NotConnected));

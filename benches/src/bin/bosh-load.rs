@@ -147,6 +147,15 @@ enum Phase {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The client's own logs, on stderr, only when RUST_LOG asks for them
+    // (e.g. RUST_LOG=bosh_driver::client=debug to follow every request).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     // 2 HTTP connections per session (+ the server's upstream side).
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     if (nofile as usize) < args.sessions * 2 + 64 {

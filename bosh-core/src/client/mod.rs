@@ -172,6 +172,29 @@ const POLLING_MARGIN: Duration = Duration::from_secs(1);
 /// How many closed stream names are remembered, to drop late payloads.
 const CLOSED_STREAMS_KEPT: usize = 16;
 const STREAM_FEATURES: &[u8] = b"stream:features";
+const SASL_SUCCESS: &[u8] = b"success";
+const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
+
+/// Whether the start tag of `element` (well-formed: it was parsed) declares
+/// the default namespace `ns`.
+fn declares_namespace(element: &[u8], ns: &[u8]) -> bool {
+    let end = element
+        .iter()
+        .position(|&b| b == b'>')
+        .unwrap_or(element.len());
+    let tag = &element[..end];
+    tag.windows(6).enumerate().any(|(i, w)| {
+        w == b"xmlns="
+            && i > 0
+            && matches!(tag[i - 1], b' ' | b'\t' | b'\r' | b'\n')
+            && tag.get(i + 6).is_some_and(|&q| {
+                (q == b'\'' || q == b'"')
+                    && tag[i + 7..].starts_with(ns)
+                    && tag.get(i + 7 + ns.len()) == Some(&q)
+            })
+    })
+}
+
 const STREAM_ERROR: &[u8] = b"stream:error";
 const URI: &[u8] = b"uri";
 
@@ -209,6 +232,9 @@ pub struct ClientSession {
     queue: VecDeque<Item>,
     queued_bytes: usize,
     pause_pending: bool,
+    /// A SASL `<success/>` arrived: the next request must be the restart
+    /// (XEP-0206 §5, X5-2), so no empty poll goes out before it.
+    restart_expected: bool,
     flush_at: Option<Instant>,
     last_new_request_at: Option<Instant>,
     errors: u32,
@@ -408,6 +434,7 @@ impl ClientSession {
             queue: VecDeque::new(),
             queued_bytes: 0,
             pause_pending: false,
+            restart_expected: false,
             flush_at: None,
             last_new_request_at: None,
             errors: 0,
@@ -1042,6 +1069,7 @@ impl ClientSession {
     fn idle_poll_due(&self) -> Option<Instant> {
         if self.phase != Phase::Connected
             || self.pause_pending
+            || self.restart_expected
             || !self.queue.is_empty()
             || !self.keys_ready()
         {
@@ -1098,6 +1126,9 @@ impl ClientSession {
         let Some(item) = self.queue.pop_front() else {
             return;
         };
+        // Whatever the application sends next (the restart, normally)
+        // ends the wait for the restart.
+        self.restart_expected = false;
         let c = &self.config;
         match item {
             Item::Stanza { stream, data } => {
@@ -1630,6 +1661,13 @@ impl ClientSession {
             let name = qname(&raw);
             if skip.contains(&name) {
                 continue;
+            }
+            if name == SASL_SUCCESS && declares_namespace(&element, SASL_NS) {
+                // X5-2: the old stream is over and the restart comes next.
+                // An empty poll sent now would race the restart on a second
+                // connection, which ejabberd 23.01 sometimes never answers;
+                // Strophe.js, too, sends the restart as the next request.
+                self.restart_expected = true;
             }
             let event = if name == STREAM_FEATURES {
                 Event::StreamFeatures {
