@@ -176,20 +176,24 @@ fn xml_clean(s: &str) -> String {
         .collect()
 }
 
-/// Known framer bug, reported and not yet fixed (the fuzzer found it): the
-/// upstream framer accepts a start tag with no white space between two
-/// attributes (`<m a='1'b='2'>`, not well-formed: XML 1.0 §3.1 `STag`), so it
-/// can hand the session an element that the body parser, like any conforming
-/// XML parser, refuses. While `true`, the framer target tolerates exactly
-/// that refusal.
-const KNOWN_FRAMER_ATTRIBUTE_SPACE_BUG: bool = true;
+/// Known framer bug (fixed; the fuzzer found it, seed
+/// `regression-attribute-without-space`): the upstream framer accepted a
+/// start tag with no white space between two attributes (`<m a='1'b='2'>`,
+/// not well-formed: XML 1.0 §3.1 `STag`), so it could hand the session an
+/// element that the body parser, like any conforming XML parser, refuses.
+/// Fix: the boundary scanner requires white space, `/` or `>` after each
+/// attribute value. While `true`, the framer target tolerates exactly that
+/// refusal.
+const KNOWN_FRAMER_ATTRIBUTE_SPACE_BUG: bool = false;
 
-/// Known framer bug, reported and not yet fixed (the fuzzer found it): the
-/// framer's `is_ncname` accepts any non-ASCII character in a name, so it
-/// forwards elements such as `<m\u{83}/>` (U+0083 is not an XML
-/// `NameChar`) that the body parser refuses. While `true`, the framer target
-/// tolerates `InvalidName` for elements with non-ASCII bytes.
-const KNOWN_FRAMER_NAME_BUG: bool = true;
+/// Known framer bug (fixed; the fuzzer found it, seed
+/// `regression-non-ascii-name`): the framer's own `is_ncname` accepted any
+/// non-ASCII character in a name, so it forwarded elements such as
+/// `<m\u{83}/>` (U+0083 is not an XML `NameChar`) that the body parser
+/// refuses. Fix: the framer uses the codec's name rules (`crate::xml`, XML
+/// 1.0 5th edition `NameStartChar` / `NameChar`). While `true`, the framer
+/// target tolerates `InvalidName` for elements with non-ASCII bytes.
+const KNOWN_FRAMER_NAME_BUG: bool = false;
 
 /// Wraps a standalone element in a `<body/>` and parses it: the check that
 /// an element can be put in a body as is (XEP-0206 §2).

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod rid;
 pub mod server;
 pub mod timing;
+mod xml;
 pub mod xmpp;
 
 pub use body::{Body, BodyAttrs, ParseError, ParseErrorKind, ParseLimits};

@@ -62,6 +62,11 @@ use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::reader::Reader;
 
+use crate::xml::{
+    BadReference, NS_XML, find_invalid_char, is_xml_char, is_xml_space, resolve_reference,
+    split_qname, trim_end_space, write_attr, write_prefix_decl,
+};
+
 /// The streams namespace, bound to the `stream` prefix (RFC 6120 §4.8.1;
 /// XEP-0206 §2 requires it declared on any `<body/>` carrying
 /// `stream:features` or `stream:error`).
@@ -83,9 +88,6 @@ pub const NS_STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 /// The closing tag of the stream the connection manager opens with
 /// [`StreamHeader`] (RFC 6120 §4.4).
 pub const STREAM_CLOSE: &[u8] = b"</stream:stream>";
-
-/// The namespace bound to the `xml` prefix (Namespaces in XML 1.0 §3).
-const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
 
 // ---------------------------------------------------------------------------
 // Outgoing stream header
@@ -135,17 +137,17 @@ impl<'a> StreamHeader<'a> {
         check_header_value("xml:lang", self.lang)?;
         check_header_value("version", self.version)?;
         out.extend_from_slice(b"<?xml version='1.0'?><stream:stream");
-        write_attr(out, "xmlns", NS_JABBER_CLIENT);
-        write_attr(out, "xmlns:stream", NS_STREAMS);
-        write_attr(out, "to", self.to);
+        write_attr("xmlns", NS_JABBER_CLIENT, out);
+        write_attr("xmlns:stream", NS_STREAMS, out);
+        write_attr("to", self.to, out);
         if let Some(from) = self.from {
-            write_attr(out, "from", from);
+            write_attr("from", from, out);
         }
         if let Some(lang) = self.lang {
-            write_attr(out, "xml:lang", lang);
+            write_attr("xml:lang", lang, out);
         }
         if let Some(version) = self.version {
-            write_attr(out, "version", version);
+            write_attr("version", version, out);
         }
         out.push(b'>');
         Ok(())
@@ -646,7 +648,7 @@ impl StreamFramer {
         loop {
             if self.partial.is_none() {
                 // At a boundary: skip whitespace keep-alives (RFC 6120 §4.6.1).
-                let ws = self.buf.iter().take_while(|b| is_xml_ws(**b)).count();
+                let ws = self.buf.iter().take_while(|b| is_xml_space(**b)).count();
                 self.advance(ws);
                 if let Some(mark) = self.restart_at
                     && self.consumed >= mark
@@ -799,8 +801,10 @@ impl StreamFramer {
                 let text = check_text(raw, base)?;
                 let found = text
                     .get(2..text.len().saturating_sub(1))
-                    .unwrap_or_default()
-                    .trim_end_matches(is_xml_ws_char);
+                    .unwrap_or_default();
+                let found = found
+                    .get(..trim_end_space(found.as_bytes()))
+                    .unwrap_or_default();
                 if found != self.ctx.qname {
                     return Err(FramingError::MismatchedEndTag {
                         position: base,
@@ -863,12 +867,23 @@ enum Lex {
     /// Inside a start tag; `quote` is the open quote (0 outside values),
     /// `slash` whether the previous byte was `/`.
     StartTag { quote: u8, slash: bool },
+    /// Just after the closing quote of an attribute value: white space, `/`
+    /// or `>` must follow (XML 1.0 §3.1 `STag`: `(S Attribute)*`).
+    AfterValue,
     /// Inside an end tag.
     EndTag,
     /// Inside `<![CDATA[`, counting trailing `]`.
     CData { brackets: u8 },
     /// Inside `<?…`, `question` if the previous byte was `?`.
     Pi { question: bool },
+}
+
+impl Lex {
+    /// Inside a start tag, outside attribute values.
+    const IN_TAG: Lex = Lex::StartTag {
+        quote: 0,
+        slash: false,
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -895,10 +910,7 @@ impl Partial {
         let lex = match construct {
             Construct::Decl => Lex::Pi { question: false },
             Construct::StreamEnd => Lex::EndTag,
-            Construct::Header | Construct::Element => Lex::StartTag {
-                quote: 0,
-                slash: false,
-            },
+            Construct::Header | Construct::Element => Lex::IN_TAG,
         };
         Partial {
             construct,
@@ -987,12 +999,7 @@ fn scan(
                     p.lex = Lex::Bang;
                     continue;
                 }
-                _ if is_name_start_byte(b) => {
-                    p.lex = Lex::StartTag {
-                        quote: 0,
-                        slash: false,
-                    }
-                }
+                _ if is_name_start_byte(b) => p.lex = Lex::IN_TAG,
                 _ => {
                     return Err(FramingError::not_well_formed(
                         at(i),
@@ -1029,10 +1036,7 @@ fn scan(
             Lex::StartTag { quote, slash } => {
                 if quote != 0 {
                     if b == quote {
-                        p.lex = Lex::StartTag {
-                            quote: 0,
-                            slash: false,
-                        };
+                        p.lex = Lex::AfterValue;
                     } else if b == b'<' {
                         return Err(FramingError::LtInAttributeValue { position: at(i) });
                     }
@@ -1074,7 +1078,7 @@ fn scan(
                                 let tag = buf.get(name_start..i).unwrap_or_default();
                                 let name_len = tag
                                     .iter()
-                                    .position(|&c| is_xml_ws(c) || c == b'/')
+                                    .position(|&c| is_xml_space(c) || c == b'/')
                                     .unwrap_or(tag.len());
                                 p.open.push((name_start, name_len));
                             }
@@ -1090,6 +1094,17 @@ fn scan(
                     }
                 }
             }
+            Lex::AfterValue => {
+                if !(is_xml_space(b) || b == b'/' || b == b'>') {
+                    return Err(FramingError::not_well_formed(
+                        at(i),
+                        "no white space before an attribute",
+                    ));
+                }
+                // Reprocess this byte inside the tag.
+                p.lex = Lex::IN_TAG;
+                continue;
+            }
             Lex::EndTag => match b {
                 b'>' => {
                     if p.construct == Construct::StreamEnd {
@@ -1098,9 +1113,7 @@ fn scan(
                         return Ok(Some(i + 1));
                     }
                     let found = buf.get(p.tag_start + 2..i).unwrap_or_default();
-                    let found_len =
-                        found.len() - found.iter().rev().take_while(|&&c| is_xml_ws(c)).count();
-                    let found = found.get(..found_len).unwrap_or_default();
+                    let found = found.get(..trim_end_space(found)).unwrap_or_default();
                     let (start, len) = p.open.pop().unwrap_or_default();
                     let expected = buf.get(start..start + len).unwrap_or_default();
                     if found != expected {
@@ -1220,12 +1233,12 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             FramingError::not_well_formed(position, format!("malformed attribute: {e}"))
         })?;
         let key = attr.key.0;
-        if !is_valid_qname(key) {
+        let Some((prefix, _)) = split_qname(key) else {
             return Err(FramingError::not_well_formed(
                 position,
                 format!("invalid attribute name `{key}`"),
             ));
-        }
+        };
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|e| map_xml_error(e, position))?;
@@ -1246,7 +1259,7 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             }
             info.prefixes.push((prefix.to_owned(), value.into_owned()));
         } else {
-            if let Some((prefix, _)) = key.split_once(':')
+            if let Some(prefix) = prefix
                 && prefix != "xml"
             {
                 info.attr_prefixes.push(prefix.to_owned());
@@ -1386,7 +1399,7 @@ fn analyze(text: &str, base: u64, ctx: &NsContext) -> Result<Analysis, FramingEr
                 continue;
             }
             Event::GeneralRef(r) => {
-                let c = resolve_reference(&r, position)?;
+                let c = reference_char(&r, position)?;
                 if in_text && scopes.len() == 2 {
                     error_text.get_or_insert_with(String::new).push(c);
                 }
@@ -1413,12 +1426,12 @@ fn analyze(text: &str, base: u64, ctx: &NsContext) -> Result<Analysis, FramingEr
             Event::Eof => break,
         };
         let qname = tag.name().0;
-        if !is_valid_qname(qname) {
+        let Some((prefix, local)) = split_qname(qname) else {
             return Err(FramingError::not_well_formed(
                 position,
                 format!("invalid element name `{qname}`"),
             ));
-        }
+        };
         let info = read_tag(tag.attributes(), position, false)?;
         scopes.push(Scope {
             default_ns: info.default_ns,
@@ -1427,7 +1440,6 @@ fn analyze(text: &str, base: u64, ctx: &NsContext) -> Result<Analysis, FramingEr
         for prefix in &info.attr_prefixes {
             resolve(Some(prefix), &scopes, ctx, &mut needs, position)?;
         }
-        let (prefix, local) = split_qname(qname);
         let namespace = resolve(prefix, &scopes, ctx, &mut needs, position)?;
         match scopes.len() {
             1 => {
@@ -1470,15 +1482,11 @@ fn inject_declarations(raw: &[u8], qname_len: usize, needs: &Needs, ctx: &NsCont
     if needs.default_ns
         && let Some(ns) = &ctx.default_ns
     {
-        write_attr(&mut out, "xmlns", ns);
+        write_attr("xmlns", ns, &mut out);
     }
     for &index in &needs.prefixes {
         if let Some((prefix, ns)) = ctx.prefixes.get(index) {
-            out.extend_from_slice(b" xmlns:");
-            out.extend_from_slice(prefix.as_bytes());
-            out.extend_from_slice(b"='");
-            escape_attr_value(ns, &mut out);
-            out.push(b'\'');
+            write_prefix_decl(prefix, ns, &mut out);
         }
     }
     out.extend_from_slice(&raw[split..]);
@@ -1487,24 +1495,14 @@ fn inject_declarations(raw: &[u8], qname_len: usize, needs: &Needs, ctx: &NsCont
 
 /// Resolves `&name;` / `&#…;` in character data (RFC 6120 §11.1: only the
 /// five predefined entities; XML 1.0 §4.1 WFC: Legal Character).
-fn resolve_reference(r: &BytesRef<'_>, position: u64) -> Result<char, FramingError> {
-    if r.is_char_ref() {
-        return match r.resolve_char_ref() {
-            Ok(Some(c)) if is_xml_char(c) => Ok(c),
-            _ => Err(FramingError::InvalidCharRef { position }),
-        };
-    }
-    match &**r {
-        "amp" => Ok('&'),
-        "lt" => Ok('<'),
-        "gt" => Ok('>'),
-        "apos" => Ok('\''),
-        "quot" => Ok('"'),
-        name => Err(FramingError::UndefinedEntity {
+fn reference_char(r: &BytesRef<'_>, position: u64) -> Result<char, FramingError> {
+    resolve_reference(r).map_err(|e| match e {
+        BadReference::CharRef => FramingError::InvalidCharRef { position },
+        BadReference::UndefinedEntity => FramingError::UndefinedEntity {
             position,
-            name: name.to_owned(),
-        }),
-    }
+            name: (**r).to_owned(),
+        },
+    })
 }
 
 /// Maps a quick-xml error to ours (no dependency type leaks out).
@@ -1534,21 +1532,12 @@ fn check_text(raw: &[u8], base: u64) -> Result<&str, FramingError> {
     let text = std::str::from_utf8(raw).map_err(|e| FramingError::InvalidUtf8 {
         position: base + e.valid_up_to() as u64,
     })?;
-    for (i, &b) in raw.iter().enumerate() {
-        let bad = match b {
-            b'\t' | b'\n' | b'\r' => false,
-            0..=0x1f => true,
-            // U+FFFE and U+FFFF are EF BF BE / EF BF BF.
-            0xef => raw.get(i + 1) == Some(&0xbf) && matches!(raw.get(i + 2), Some(0xbe | 0xbf)),
-            _ => false,
-        };
-        if bad {
-            return Err(FramingError::InvalidChar {
-                position: base + i as u64,
-            });
-        }
+    match find_invalid_char(raw) {
+        Some(i) => Err(FramingError::InvalidChar {
+            position: base + i as u64,
+        }),
+        None => Ok(text),
     }
-    Ok(text)
 }
 
 /// Checks the XML declaration (XML 1.0 §2.8) and its encoding (RFC 6120
@@ -1558,7 +1547,8 @@ fn check_xml_declaration(raw: &[u8], base: u64) -> Result<(), FramingError> {
     let text = check_text(raw, base)?;
     let body = text.get(2..).unwrap_or_default();
     let target_len = body
-        .find(|c: char| is_xml_ws_char(c) || c == '?')
+        .bytes()
+        .position(|b| is_xml_space(b) || b == b'?')
         .unwrap_or(body.len());
     if body.get(..target_len) != Some("xml") {
         return Err(FramingError::Forbidden {
@@ -1601,6 +1591,8 @@ fn check_xml_declaration(raw: &[u8], base: u64) -> Result<(), FramingError> {
 #[derive(Debug)]
 struct ParsedTag<'a> {
     qname: &'a str,
+    prefix: Option<&'a str>,
+    local: &'a str,
     self_closing: bool,
     info: TagInfo,
 }
@@ -1609,7 +1601,7 @@ impl ParsedTag<'_> {
     /// The namespace of the element, resolved with the tag's own
     /// declarations only (a standalone element).
     fn namespace(&self, position: u64) -> Result<Option<String>, FramingError> {
-        match split_qname(self.qname).0 {
+        match self.prefix {
             None => Ok(self.info.default_ns.clone().filter(|ns| !ns.is_empty())),
             Some("xml") => Ok(Some(NS_XML.to_owned())),
             Some(prefix) => self
@@ -1648,17 +1640,19 @@ fn parse_start_tag(text: &str, position: u64) -> Result<ParsedTag<'_>, FramingEr
         Some(inner) => (inner, true),
         None => (inner, false),
     };
-    let name_len = inner.find(is_xml_ws_char).unwrap_or(inner.len());
+    let name_len = inner.bytes().position(is_xml_space).unwrap_or(inner.len());
     let qname = inner.get(..name_len).unwrap_or_default();
-    if !is_valid_qname(qname) {
+    let Some((prefix, local)) = split_qname(qname) else {
         return Err(FramingError::not_well_formed(
             position,
             format!("invalid element name `{qname}`"),
         ));
-    }
+    };
     let info = read_tag(Attributes::new(inner, name_len), position, true)?;
     Ok(ParsedTag {
         qname,
+        prefix,
+        local,
         self_closing,
         info,
     })
@@ -1670,7 +1664,7 @@ fn parse_stream_header(
     base: u64,
 ) -> Result<(IncomingHeader, NsContext, bool), FramingError> {
     let tag = parse_start_tag(text, base)?;
-    let (_, local) = split_qname(tag.qname);
+    let local = tag.local;
     let namespace = match tag.namespace(base) {
         Ok(ns) => ns,
         Err(FramingError::UndeclaredPrefix { .. }) => None,
@@ -1762,7 +1756,7 @@ pub fn classify_payload(element: &[u8]) -> Result<PayloadInfo, FramingError> {
     let tag = parse_start_tag(text, offset)?;
     let namespace = tag.namespace(offset)?;
     tag.check_attr_prefixes(offset)?;
-    let name = split_qname(tag.qname).1.to_owned();
+    let name = tag.local.to_owned();
     Ok(PayloadInfo {
         kind: StanzaKind::of(namespace.as_deref(), &name),
         name,
@@ -1827,34 +1821,30 @@ pub fn bounce_undeliverable(stanza: &[u8]) -> Result<Option<Vec<u8>>, FramingErr
         StanzaKind::Message if stanza_type != Some("error") => ("recipient-unavailable", "wait"),
         _ => return Ok(None),
     };
-    let prefix = split_qname(tag.qname).0;
+    let prefix = tag.prefix;
     let mut out = Vec::with_capacity(element.len() + 192);
     out.push(b'<');
     out.extend_from_slice(tag.qname.as_bytes());
     match (&tag.info.default_ns, prefix) {
-        (Some(ns), _) => write_attr(&mut out, "xmlns", ns),
-        (None, None) => write_attr(&mut out, "xmlns", NS_JABBER_CLIENT),
+        (Some(ns), _) => write_attr("xmlns", ns, &mut out),
+        (None, None) => write_attr("xmlns", NS_JABBER_CLIENT, &mut out),
         (None, Some(_)) => {}
     }
     for (p, ns) in &tag.info.prefixes {
-        out.extend_from_slice(b" xmlns:");
-        out.extend_from_slice(p.as_bytes());
-        out.extend_from_slice(b"='");
-        escape_attr_value(ns, &mut out);
-        out.push(b'\'');
+        write_prefix_decl(p, ns, &mut out);
     }
-    write_attr(&mut out, "type", "error");
+    write_attr("type", "error", &mut out);
     if let Some(id) = tag.info.attr("id") {
-        write_attr(&mut out, "id", id);
+        write_attr("id", id, &mut out);
     }
     if let Some(to) = tag.info.attr("to") {
-        write_attr(&mut out, "from", to);
+        write_attr("from", to, &mut out);
     }
     if let Some(from) = tag.info.attr("from") {
-        write_attr(&mut out, "to", from);
+        write_attr("to", from, &mut out);
     }
     if let Some(lang) = tag.info.attr("xml:lang") {
-        write_attr(&mut out, "xml:lang", lang);
+        write_attr("xml:lang", lang, &mut out);
     }
     out.push(b'>');
     if !tag.self_closing {
@@ -1871,10 +1861,10 @@ pub fn bounce_undeliverable(stanza: &[u8]) -> Result<Option<Vec<u8>>, FramingErr
     };
     out.push(b'<');
     out.extend_from_slice(error_qname.as_bytes());
-    write_attr(&mut out, "type", error_type);
+    write_attr("type", error_type, &mut out);
     out.extend_from_slice(b"><");
     out.extend_from_slice(condition.as_bytes());
-    write_attr(&mut out, "xmlns", NS_STANZA_ERRORS);
+    write_attr("xmlns", NS_STANZA_ERRORS, &mut out);
     out.extend_from_slice(b"/></");
     out.extend_from_slice(error_qname.as_bytes());
     out.extend_from_slice(b"></");
@@ -1895,86 +1885,19 @@ fn start_check(element: &[u8], offset: u64) -> Result<(), FramingError> {
 // Small lexical helpers
 // ---------------------------------------------------------------------------
 
-/// Appends ` name='value'` with the value escaped.
-fn write_attr(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.push(b' ');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"='");
-    escape_attr_value(value, out);
-    out.push(b'\'');
-}
-
-/// Escapes an attribute value for either quote (XML 1.0 §2.4, §3.1); tab,
-/// newline and carriage return become character references so that
-/// attribute-value normalization (§3.3.3) gives them back unchanged.
-fn escape_attr_value(value: &str, out: &mut Vec<u8>) {
-    for &b in value.as_bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\'' => out.extend_from_slice(b"&apos;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#9;"),
-            b'\n' => out.extend_from_slice(b"&#10;"),
-            b'\r' => out.extend_from_slice(b"&#13;"),
-            _ => out.push(b),
-        }
-    }
-}
-
-/// XML 1.0 §2.2 `Char`.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// XML 1.0 §2.3 `S`.
-fn is_xml_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn is_xml_ws_char(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
-}
-
-/// A byte that may start a name (ASCII letter, `_`, or any non-ASCII
-/// character; `:` is excluded by Namespaces in XML).
+/// A byte that may start a name (ASCII letter, `_`, or the lead byte of any
+/// non-ASCII character; `:` is excluded by Namespaces in XML). Only a quick
+/// filter for the scanner: names are checked in full once the tag is
+/// complete.
 fn is_name_start_byte(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-/// Namespaces in XML 1.0 §4 `QName` (non-ASCII name characters are accepted
-/// without checking their Unicode class).
-fn is_valid_qname(name: &str) -> bool {
-    let mut parts = name.split(':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(first), second, None) => is_ncname(first) && second.is_none_or(is_ncname),
-        _ => false,
-    }
-}
-
-fn is_ncname(name: &str) -> bool {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' || !c.is_ascii() => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || !c.is_ascii())
-}
-
-fn split_qname(qname: &str) -> (Option<&str>, &str) {
-    match qname.split_once(':') {
-        Some((prefix, local)) => (Some(prefix), local),
-        None => (None, qname),
-    }
-}
-
 /// Trims XML whitespace; returns the rest and its offset in the input.
 fn trim_xml_ws(bytes: &[u8]) -> (&[u8], u64) {
-    let start = bytes.iter().take_while(|b| is_xml_ws(**b)).count();
+    let start = bytes.iter().take_while(|b| is_xml_space(**b)).count();
     let rest = bytes.get(start..).unwrap_or_default();
-    let trailing = rest.iter().rev().take_while(|b| is_xml_ws(**b)).count();
-    let rest = rest.get(..rest.len() - trailing).unwrap_or_default();
+    let rest = rest.get(..trim_end_space(rest)).unwrap_or_default();
     (rest, start as u64)
 }
 
@@ -1991,16 +1914,6 @@ mod tests {
         assert!(matches!(classify_bang(b"<!DOCTYPE x"), Bang::Doctype));
         assert!(matches!(classify_bang(b"<![CDATA["), Bang::CData));
         assert!(matches!(classify_bang(b"<!x"), Bang::Invalid));
-    }
-
-    #[test]
-    fn qnames() {
-        assert!(is_valid_qname("stream:stream"));
-        assert!(is_valid_qname("message"));
-        assert!(!is_valid_qname("a:b:c"));
-        assert!(!is_valid_qname(":a"));
-        assert!(!is_valid_qname("a:"));
-        assert!(!is_valid_qname("1a"));
     }
 
     #[test]

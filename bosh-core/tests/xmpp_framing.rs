@@ -1,5 +1,6 @@
 //! Integration tests of the XEP-0206 upstream stream framing (`bosh_core::xmpp`).
 
+use bosh_core::body::{NS_HTTPBIND, ParseLimits, parse};
 use bosh_core::xmpp::{
     ForbiddenConstruct, FramerLimits, FramingError, HeaderError, NS_JABBER_CLIENT, NS_STREAMS,
     StanzaKind, StreamEvent, StreamFramer, StreamHeader, bounce_undeliverable, classify_payload,
@@ -857,6 +858,173 @@ fn rfc6120_4_8_text_and_bad_roots_are_refused() {
         first_error(&with_stream("<message a='1' a='2'/>")),
         FramingError::NotWellFormed { .. }
     ));
+}
+
+// ---------------------------------------------------------------------------
+// XML 1.0 names and attribute separation (fuzzer regressions: the body
+// parser refused elements the framer had forwarded)
+// ---------------------------------------------------------------------------
+
+/// Wraps `element` in a `<body/>` and parses it with the crate's body
+/// parser: the element can be relayed to the client as is.
+fn assert_relayable(element: &[u8]) {
+    let mut doc = format!("<body xmlns='{NS_HTTPBIND}'>").into_bytes();
+    doc.extend_from_slice(element);
+    doc.extend_from_slice(b"</body>");
+    if let Err(e) = parse(&doc, &ParseLimits::default()) {
+        panic!(
+            "the body parser refuses {:?}: {e}",
+            String::from_utf8_lossy(element)
+        );
+    }
+}
+
+/// Frames `element` after a stream header; checks that the framer forwards
+/// it and that the body parser takes what it forwards.
+fn forwarded(element: &str) -> StreamEvent {
+    let (mut events, result) = feed_all(&with_stream(element));
+    assert_eq!(result, Ok(()), "{element}");
+    assert_eq!(events.len(), 2, "{element}");
+    let event = events.remove(1);
+    assert_relayable(element_bytes(&event));
+    event
+}
+
+/// The error for `input`, checked to be the same in one-byte chunks.
+fn error_in_any_chunking(input: &[u8]) -> FramingError {
+    let whole = first_error(input);
+    let cuts: Vec<usize> = (1..input.len()).collect();
+    let chunked = run(input, input.len(), &cuts).expect_err("input must be refused");
+    assert_eq!(chunked, whole, "the error depends on the chunking");
+    whole
+}
+
+/// Checks that the framer refuses `element` (after a stream header) as not
+/// well-formed for the reason starting with `reason`, in any chunking.
+fn assert_refused_as(element: &str, reason: &str) {
+    let err = error_in_any_chunking(&with_stream(element));
+    assert!(
+        matches!(&err, FramingError::NotWellFormed { reason: r, .. } if r.starts_with(reason)),
+        "{element:?}: {err:?}"
+    );
+}
+
+#[test]
+fn xmpp_framer_refuses_attributes_without_separating_space() {
+    // XML 1.0 §3.1 [40] STag ::= '<' Name (S Attribute)* S? '>': white space
+    // before every attribute, including right after a quoted value.
+    for (element, missing) in [
+        ("<message to='a@b'from='c@d'/>", "from="),
+        ("<message to=\"a@b\"from=\"c@d\"/>", "from="),
+        (
+            "<message to='a@b'type='chat'><body>hi</body></message>",
+            "type=",
+        ),
+        (
+            "<message><body xml:lang='en'a='1'>hi</body></message>",
+            "a='1'",
+        ),
+        ("<presence a='1'\"/>", "\"/>"),
+    ] {
+        let input = with_stream(element);
+        let position = (HEADER_1.len() + element.find(missing).unwrap()) as u64;
+        let expected = FramingError::NotWellFormed {
+            position,
+            reason: "no white space before an attribute".into(),
+        };
+        assert_eq!(error_in_any_chunking(&input), expected, "{element}");
+        // Refused as soon as the offending byte arrives.
+        let (_, result) = feed_all(&input[..=position as usize]);
+        assert_eq!(result, Err(expected), "{element}");
+    }
+    // In the stream header too.
+    let header =
+        b"<stream:stream xmlns='jabber:client'xmlns:stream='http://etherx.jabber.org/streams'>";
+    assert!(matches!(
+        error_in_any_chunking(header),
+        FramingError::NotWellFormed { position: 36, .. }
+    ));
+    // And in the client-to-server helpers.
+    assert!(matches!(
+        classify_payload(b"<message to='a@b'type='chat'/>"),
+        Err(FramingError::NotWellFormed { position: 17, .. })
+    ));
+    assert!(matches!(
+        bounce_undeliverable(b"<message to='a@b'type='chat'><body>hi</body></message>"),
+        Err(FramingError::NotWellFormed { position: 17, .. })
+    ));
+
+    // Any white space separates; `/>` and `>` may follow a value directly;
+    // `Eq` may have white space around it.
+    let element =
+        "<message to = 'a@b'\tfrom='c@d'\r\ntype='chat' id=\"x\"\n><body a='1'>hi</body></message>";
+    assert_eq!(stanza_of(&forwarded(element)).kind, StanzaKind::Message);
+    assert_eq!(
+        stanza_of(&forwarded("<presence type='away'/>")).kind,
+        StanzaKind::Presence
+    );
+}
+
+#[test]
+fn xmpp_framer_refuses_non_name_char_in_element_name() {
+    // XML 1.0 (5th edition) [4] NameStartChar, [4a] NameChar: U+0083 (a C1
+    // control), U+00D7 `×` and U+00F7 `÷` are in neither; U+00B7 `·` and
+    // U+0300..U+036F only after the first character.
+    for element in [
+        "<m\u{83}/>",
+        "<\u{83}m/>",
+        "<m\u{D7}/>",
+        "<m\u{F7} xmlns='urn:x'/>",
+        "<\u{B7}m/>",
+        "<\u{300}m/>",
+        "<message><b\u{83}>hi</b\u{83}></message>",
+        "<x\u{83}:m xmlns:x\u{83}='urn:x'/>",
+        "<x:m\u{83} xmlns:x='urn:x'/>",
+    ] {
+        assert_refused_as(element, "invalid element name");
+    }
+    // The stream header and the client-to-server helpers apply the same rule.
+    assert!(matches!(
+        first_error(
+            "<stream:stream\u{83} xmlns:stream='http://etherx.jabber.org/streams'>".as_bytes()
+        ),
+        FramingError::NotWellFormed { reason, .. } if reason.starts_with("invalid element name")
+    ));
+    assert!(matches!(
+        classify_payload("<message\u{83}/>".as_bytes()),
+        Err(FramingError::NotWellFormed { .. })
+    ));
+    assert!(matches!(
+        bounce_undeliverable("<message><b\u{83}/></message>".as_bytes()),
+        Err(FramingError::NotWellFormed { .. })
+    ));
+
+    // Non-ASCII name characters that XML allows are accepted, and what the
+    // framer forwards, the body parser takes.
+    for (element, name) in [
+        ("<ünïcode xmlns='urn:x'/>", "ünïcode"),
+        (
+            "<m\u{B7}\u{300}\u{203F} xmlns='urn:x'/>",
+            "m\u{B7}\u{300}\u{203F}",
+        ),
+        ("<日本:語 xmlns:日本='urn:x'><日本:b/></日本:語>", "語"),
+        ("<message><\u{10000}>hi</\u{10000}></message>", "message"),
+    ] {
+        assert_eq!(stanza_of(&forwarded(element)).name, name);
+    }
+}
+
+#[test]
+fn xmpp_framer_refuses_non_name_char_in_attribute_name() {
+    for element in [
+        "<message a\u{83}='1'/>",
+        "<message \u{B7}a='1'/>",
+        "<message xmlns:x\u{83}='urn:x'/>",
+        "<message><body a\u{D7}='1'>hi</body></message>",
+    ] {
+        assert_refused_as(element, "invalid attribute name");
+    }
+    forwarded("<message xmlns:é='urn:x' é:à\u{B7}='1' ü='2'/>");
 }
 
 #[test]
