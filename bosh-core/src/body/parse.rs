@@ -72,6 +72,13 @@ fn check_size(len: usize, limits: &ParseLimits) -> Result<(), ParseError> {
 /// allocates nothing per element and skips character data with `memchr`);
 /// the work is linear in the input size whatever its shape.
 pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseError> {
+    parse_with(input, limits, true)
+}
+
+/// [`parse_bytes`], with or without [`Parser::root_fast`] (the tests
+/// compare the two).
+#[inline]
+fn parse_with(input: Bytes, limits: &ParseLimits, fast_root: bool) -> Result<Body, ParseError> {
     check_size(input.len(), limits)?;
     let base = if input.starts_with(b"\xEF\xBB\xBF") {
         3
@@ -80,7 +87,7 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
     };
     let text = std::str::from_utf8(&input[base..])
         .map_err(|e| ParseError::new(ParseErrorKind::InvalidUtf8, base + e.valid_up_to()))?;
-    if let Some(i) = find_invalid_char(text.as_bytes()) {
+    if let Some(i) = find_forbidden_char(text.as_bytes()) {
         return Err(ParseError::new(ParseErrorKind::InvalidChar, base + i));
     }
     // The body is built in place: the parser fills its attributes directly.
@@ -104,6 +111,7 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
         payload: (0, 0),
         child_start: 0,
         children: Vec::new(),
+        fast_root,
     };
     p.run()?;
     let Parser {
@@ -124,6 +132,50 @@ pub fn parse_bytes(input: Bytes, limits: &ParseLimits) -> Result<Body, ParseErro
     body.child_default_ns = child_default_ns;
     body.children = children;
     Ok(body)
+}
+
+/// [`find_invalid_char`] with a quicker screen for short inputs: words with
+/// no byte below 0x20 and no 0xEF are skipped eight (or 32) at a time, the
+/// last partial word is read overlapping the one before it, and only from
+/// the first suspicious word on does the exact check run. Nothing before
+/// that word can start a forbidden character, so the result is the same.
+#[inline]
+fn find_forbidden_char(b: &[u8]) -> Option<usize> {
+    #[inline(always)]
+    fn suspicious(x: u64) -> u64 {
+        let y = x ^ (LO * 0xEF);
+        (x.wrapping_sub(LO * 0x20) & !x & HI) | zero_bytes(y)
+    }
+    let mut i = 0;
+    #[inline(always)]
+    fn word(c: &[u8], k: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&c[k..k + 8]);
+        u64::from_le_bytes(w)
+    }
+    while let Some(c) = b.get(i..i + 32) {
+        let m = suspicious(word(c, 0))
+            | suspicious(word(c, 8))
+            | suspicious(word(c, 16))
+            | suspicious(word(c, 24));
+        if m != 0 {
+            break;
+        }
+        i += 32;
+    }
+    while let Some(x) = word_at(b, i) {
+        if suspicious(x) != 0 {
+            return find_invalid_char(&b[i..]).map(|j| i + j);
+        }
+        i += 8;
+    }
+    if i == b.len() {
+        return None;
+    }
+    if b.len() >= 8 && word_at(b, b.len() - 8).is_some_and(|x| suspicious(x) == 0) {
+        return None;
+    }
+    find_invalid_char(&b[i..]).map(|j| i + j)
 }
 
 /// A stack that keeps its first `N` items inline, so that the usual shallow
@@ -219,6 +271,17 @@ impl RawAttr {
     }
 
     #[inline]
+    fn qname_bytes<'a>(&self, b: &'a [u8]) -> &'a [u8] {
+        &b[self.start as usize..self.end as usize]
+    }
+
+    /// The prefix, for an attribute that has one.
+    #[inline]
+    fn prefix_bytes<'a>(&self, b: &'a [u8]) -> &'a [u8] {
+        &b[self.start as usize..self.colon as usize]
+    }
+
+    #[inline]
     fn prefix<'a>(&self, s: &'a str) -> Option<&'a str> {
         (self.colon != NO_COLON).then(|| &s[self.start as usize..self.colon as usize])
     }
@@ -238,6 +301,7 @@ impl RawAttr {
     }
 
     /// The value unescaped and normalized (XML 1.0 §3.3.3).
+    #[inline(always)]
     fn unescaped<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if self.plain {
             Cow::Borrowed(self.value(s))
@@ -277,6 +341,8 @@ struct Parser<'a, 'b> {
     child_start: usize,
     /// Top-level child elements, relative to the payload start.
     children: Vec<(u32, u32)>,
+    /// Whether to try [`Parser::root_fast`] first.
+    fast_root: bool,
 }
 
 fn malformed(what: &str) -> ParseErrorKind {
@@ -534,6 +600,13 @@ impl<'a> Parser<'a, '_> {
 
     /// A start tag at `lt`; returns the position after it.
     fn start_tag(&mut self, lt: usize) -> Result<usize, ParseError> {
+        if self.fast_root
+            && !self.seen_root
+            && self.limits.max_depth > 0
+            && let Some(after) = self.root_fast(lt)
+        {
+            return Ok(after);
+        }
         let b = self.b;
         let name_start = lt + 1;
         let (name_end, checked) = self.scan_qname(name_start);
@@ -603,6 +676,118 @@ impl<'a> Parser<'a, '_> {
         Ok(i)
     }
 
+    /// The `<body/>` start tag at `lt` in its usual form, read in one pass
+    /// straight into the typed attributes: `body` unprefixed, `xmlns` exactly
+    /// httpbind, every other attribute unprefixed and one with a typed
+    /// field, no value with a reference, `<`, tab, LF or CR. Returns the
+    /// position after the tag, or `None` (the attributes reset) for any
+    /// other tag, well-formed or not: the general path then reads it again
+    /// and reports any error, so the result is the same either way.
+    fn root_fast(&mut self, lt: usize) -> Option<usize> {
+        let res = self.root_fast_attrs(lt);
+        let Some((i, empty)) = res else {
+            *self.attrs = BodyAttrs::default();
+            return None;
+        };
+        // What `start_tag` and `root` do for this tag.
+        let name_start = lt + 1;
+        self.depth = 1;
+        *self.open.push_slot() = (name_start as u32, (name_start + 4) as u32);
+        self.seen_root = true;
+        self.payload = (i, i);
+        if empty {
+            self.end(lt, i);
+        }
+        Some(i)
+    }
+
+    /// The attribute loop of [`Parser::root_fast`]: the position after the
+    /// tag and whether it is empty (`/>`).
+    #[inline]
+    fn root_fast_attrs(&mut self, lt: usize) -> Option<(usize, bool)> {
+        let b = self.b;
+        let s = self.s;
+        let name_start = lt + 1;
+        if b.get(name_start..name_start + 4) != Some(b"body") {
+            return None;
+        }
+        let mut i = name_start + 4;
+        let mut seen_ns = false;
+        loop {
+            let spaced = i < b.len() && is_xml_space(b[i]);
+            i = self.skip_space(i);
+            match *b.get(i)? {
+                b'>' => return seen_ns.then_some((i + 1, false)),
+                b'/' if b.get(i + 1) == Some(&b'>') => return seen_ns.then_some((i + 2, true)),
+                _ if !spaced => return None,
+                _ => {}
+            }
+            // An ASCII name without a colon (what `scan_qname` accepts as
+            // such), then `=` and a quote, usually with no space between.
+            if NAME_CLASS[usize::from(b[i])] != START {
+                return None;
+            }
+            let mut name_end = i + 1;
+            while let Some(&c) = b.get(name_end) {
+                match NAME_CLASS[usize::from(c)] {
+                    START | CHAR => name_end += 1,
+                    DELIM => break,
+                    _ => return None,
+                }
+            }
+            let mut eq = name_end;
+            if b.get(eq) != Some(&b'=') {
+                eq = self.skip_space(eq);
+                if b.get(eq) != Some(&b'=') {
+                    return None;
+                }
+            }
+            let mut q = eq + 1;
+            if !matches!(b.get(q), Some(b'\'' | b'"')) {
+                q = self.skip_space(q);
+            }
+            let quote = match b.get(q)? {
+                &c @ (b'\'' | b'"') => c,
+                _ => return None,
+            };
+            let name = &b[i..name_end];
+            if name == b"xmlns" {
+                // Compared in place: httpbind has nothing to unescape.
+                let end = q + 1 + NS_HTTPBIND.len();
+                if seen_ns
+                    || b.get(q + 1..end) != Some(NS_HTTPBIND.as_bytes())
+                    || b.get(end) != Some(&quote)
+                {
+                    return None;
+                }
+                seen_ns = true;
+                i = end + 1;
+                continue;
+            }
+            let end = next_in_value(b, q + 1, quote)?;
+            if b[end] != quote {
+                return None;
+            }
+            let value = &s[q + 1..end];
+            let attrs = &mut *self.attrs;
+            match name {
+                b"rid" if attrs.rid.is_none() => {
+                    let rid = rid_digits(value.as_bytes()).or_else(|| parse_rid("rid", value).ok());
+                    attrs.rid = Some(rid?);
+                }
+                b"sid" if attrs.sid.is_none() => attrs.sid = Some(value.to_owned()),
+                _ => {
+                    let name = &s[i..name_end];
+                    if !is_typed_plain(name) {
+                        return None;
+                    }
+                    set_attr(attrs, None, name, name, Cow::Borrowed(value)).ok()?;
+                }
+            }
+            i = end + 1;
+        }
+    }
+
     /// One `name='value'` at `i`; returns the position after the closing
     /// quote.
     fn attribute(&mut self, lt: usize, i: usize) -> Result<usize, ParseError> {
@@ -651,9 +836,10 @@ impl<'a> Parser<'a, '_> {
         let dup = if self.raw.len() < LINEAR_DUP_CHECK {
             // A one-word Bloom filter over (length, first and last byte)
             // spares the scan for all but true or likely duplicates.
+            // (Chosen so that the attribute sets of the usual bodies and
+            // stanzas have no collision: `sid` and `xmlns` had one.)
             let bit = 1u64
-                << ((7 * (name_end - i) + usize::from(b[i]) + 3 * usize::from(b[name_end - 1]))
-                    & 63);
+                << (((name_end - i) + usize::from(b[i]) + 7 * usize::from(b[name_end - 1])) & 63);
             let maybe = self.attr_bits & bit != 0;
             self.attr_bits |= bit;
             maybe && self.raw.as_slice().iter().any(|a| a.qname(s) == qname)
@@ -738,26 +924,34 @@ impl<'a> Parser<'a, '_> {
                 pos,
             ));
         }
-        // Namespace declarations first, so that order does not matter.
+        // Namespace declarations first, so that order does not matter. Names
+        // are compared as bytes (no character-boundary checks).
         let s = self.s;
+        let b = self.b;
         let mut default_ns: Option<Cow<'_, str>> = None;
         let mut namespaces: Vec<NamespaceDecl> = Vec::new();
+        // Whether an attribute other than a declaration has a prefix.
+        let mut prefixed = false;
         for a in self.raw.as_slice() {
-            match a.prefix(s) {
-                None if a.local(s) == "xmlns" => default_ns = Some(a.unescaped(s)),
-                Some("xmlns") => {
-                    check_ns_decl(a.local(s), a.value(s)).map_err(|k| self.err(k, pos))?;
-                    namespaces.push(NamespaceDecl {
-                        prefix: a.local(s).to_owned(),
-                        uri: a.unescaped(s).into_owned(),
-                    });
+            if a.colon == NO_COLON {
+                if a.qname_bytes(b) == b"xmlns" {
+                    default_ns = Some(a.unescaped(s));
                 }
-                _ => {}
+            } else if a.prefix_bytes(b) == b"xmlns" {
+                check_ns_decl(a.local(s), a.value(s)).map_err(|k| self.err(k, pos))?;
+                namespaces.push(NamespaceDecl {
+                    prefix: a.local(s).to_owned(),
+                    uri: a.unescaped(s).into_owned(),
+                });
+            } else {
+                prefixed = true;
             }
         }
-        for a in self.raw.as_slice() {
-            if a.prefix(s) == Some("xmlns") {
-                self.scopes.push((1, a.local(s)));
+        if !namespaces.is_empty() {
+            for a in self.raw.as_slice() {
+                if a.colon != NO_COLON && a.prefix_bytes(b) == b"xmlns" {
+                    self.scopes.push((1, a.local(s)));
+                }
             }
         }
         let resolve = |p: &str| -> Option<&str> {
@@ -796,24 +990,32 @@ impl<'a> Parser<'a, '_> {
         };
 
         let attrs = &mut *self.attrs;
+        let err = |kind| ParseError::new(kind, self.base + pos);
         for a in self.raw.as_slice() {
-            let err = |kind| ParseError::new(kind, self.base + pos);
+            if a.colon == NO_COLON {
+                if a.qname_bytes(b) != b"xmlns" {
+                    set_plain_attr(attrs, a.qname(s), a.unescaped(s)).map_err(err)?;
+                }
+                continue;
+            }
+            if !prefixed {
+                continue;
+            }
             let ns = match a.prefix(s) {
-                None if a.local(s) == "xmlns" => continue,
-                None => None,
                 Some("xmlns") => continue,
                 Some(p) => match resolve(p) {
-                    Some(ns) => Some(ns),
+                    Some(ns) => ns,
                     // Lenient: an undeclared `xmpp` prefix means urn:xmpp:xbosh.
-                    None if p == "xmpp" => Some(NS_XBOSH),
+                    None if p == "xmpp" => NS_XBOSH,
                     None => {
                         return Err(err(ParseErrorKind::UnboundPrefix {
                             prefix: truncate(p, 64),
                         }));
                     }
                 },
+                None => continue,
             };
-            set_attr(attrs, ns, a.local(s), a.qname(s), a.unescaped(s)).map_err(err)?;
+            set_attr(attrs, Some(ns), a.local(s), a.qname(s), a.unescaped(s)).map_err(err)?;
         }
         self.namespaces = namespaces;
         self.child_default_ns = child_default_ns;
@@ -945,6 +1147,7 @@ fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), ParseErrorKind> {
 
 /// Unescapes and normalizes an attribute value already checked by
 /// `check_attr_value` (XML 1.0 §3.3.3).
+#[inline(never)]
 fn unescape(raw: &str) -> Cow<'_, str> {
     if !raw
         .bytes()
@@ -978,6 +1181,17 @@ fn invalid(name: &'static str, value: &str, expected: &'static str) -> ParseErro
 /// Parses an XML Schema unsigned integer: optional `+`, decimal digits,
 /// surrounding white space allowed.
 fn parse_uint(value: &str, max: u64) -> Option<u64> {
+    // The usual case: at most 15 digits and nothing else (no overflow is
+    // possible, and the value only grows digit by digit, so checking `max`
+    // once at the end is the same as checking it at each step).
+    let b = value.as_bytes();
+    if let Some(n) = digits_8_to_15(b) {
+        return (n <= max).then_some(n);
+    }
+    if !b.is_empty() && b.len() < 8 && b.iter().all(u8::is_ascii_digit) {
+        let n = b.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        return (n <= max).then_some(n);
+    }
     let v = value.trim_matches(|c: char| c.is_ascii() && super::xml::is_xml_space(c as u8));
     let v = v.strip_prefix('+').unwrap_or(v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -991,6 +1205,44 @@ fn parse_uint(value: &str, max: u64) -> Option<u64> {
         }
     }
     Some(n)
+}
+
+/// The value of eight ASCII decimal digits read little-endian (the first
+/// digit in the low byte), or `None` if one byte is not a digit.
+#[inline]
+fn eight_digits(x: u64) -> Option<u64> {
+    // Every byte in 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
+    let hi = 0xF0F0_F0F0_F0F0_F0F0u64;
+    if x & hi != LO * 0x30 || (x.wrapping_add(LO * 0x06)) & hi != LO * 0x30 {
+        return None;
+    }
+    let mut v = x - LO * 0x30;
+    v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    v = (v * 10000 + (v >> 32)) & 0xFFFF_FFFF;
+    Some(v)
+}
+
+/// A rid written as 8 to 15 digits and nothing else, read eight digits at
+/// a time (what [`parse_rid`] gives for such a value); `None` for any
+/// other value.
+#[inline]
+fn rid_digits(v: &[u8]) -> Option<Rid> {
+    digits_8_to_15(v).and_then(Rid::new)
+}
+
+/// The value of 8 to 15 ASCII digits, eight at a time; `None` for any other
+/// input.
+#[inline]
+fn digits_8_to_15(v: &[u8]) -> Option<u64> {
+    if !(8..=15).contains(&v.len()) {
+        return None;
+    }
+    let high = eight_digits(word_at(v, 0)?)?;
+    v[8..].iter().try_fold(high, |n, &d| {
+        let d = d.wrapping_sub(b'0');
+        (d < 10).then(|| n * 10 + u64::from(d))
+    })
 }
 
 fn parse_rid(name: &'static str, v: &str) -> Result<Rid, ParseErrorKind> {
@@ -1033,6 +1285,51 @@ fn set<T>(field: &mut Option<T>, name: &'static str, value: T) -> Result<(), Par
     }
     *field = Some(value);
     Ok(())
+}
+
+/// Whether `name`, unprefixed, is an attribute with a typed field in
+/// [`BodyAttrs`] (one `set_attr` stores there, refusing a second one).
+fn is_typed_plain(name: &str) -> bool {
+    matches!(
+        name,
+        "rid"
+            | "sid"
+            | "to"
+            | "from"
+            | "route"
+            | "ver"
+            | "wait"
+            | "hold"
+            | "requests"
+            | "polling"
+            | "inactivity"
+            | "maxpause"
+            | "pause"
+            | "ack"
+            | "report"
+            | "time"
+            | "accept"
+            | "charsets"
+            | "content"
+            | "key"
+            | "newkey"
+            | "stream"
+            | "authid"
+            | "type"
+            | "condition"
+    )
+}
+
+/// Stores one unprefixed `<body/>` attribute in its typed field: the usual
+/// ones of an empty request are picked by length and bytes first.
+#[inline]
+fn set_plain_attr(a: &mut BodyAttrs, name: &str, v: Cow<'_, str>) -> Result<(), ParseErrorKind> {
+    match name.as_bytes() {
+        b"rid" => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
+        b"sid" => set(&mut a.sid, "sid", v.into_owned()),
+        b"ack" => set(&mut a.ack, "ack", parse_rid("ack", &v)?),
+        _ => set_attr(a, None, name, name, v),
+    }
 }
 
 /// Stores one `<body/>` attribute in its typed field.
@@ -1234,6 +1531,159 @@ mod tests {
             let a = parse_str(&doc).unwrap().attrs;
             assert_eq!(a.sid.unwrap(), format!("{v} {v}"));
             assert_eq!(a.to.unwrap(), format!("{v}'{v}"));
+        }
+    }
+
+    /// The fast path for the `<body/>` start tag gives exactly what the
+    /// general path gives (body or error, with its position), on tags it
+    /// takes and on tags it hands back.
+    #[test]
+    fn the_fast_root_path_matches_the_general_path() {
+        let names = [
+            "rid",
+            "sid",
+            "xmlns",
+            "ack",
+            "to",
+            "wait",
+            "hold",
+            "ver",
+            "type",
+            "condition",
+            "accept",
+            "charsets",
+            "secure",
+            "foo",
+            "xml:lang",
+            "xmpp:version",
+            "xmlns:xmpp",
+            "report",
+            "time",
+            "key",
+            "1x",
+            "r\u{e9}",
+            "a:b",
+            "xmlns:b",
+        ];
+        let values = [
+            "1573741821",
+            "9007199254740991",
+            "9007199254740992",
+            "0",
+            "+12",
+            " 12 ",
+            "123456789012345",
+            "12345678x",
+            "SomeSID",
+            "",
+            "a&amp;b",
+            "a\tb",
+            "a<b",
+            "http://jabber.org/protocol/httpbind",
+            "urn:xmpp:xbosh",
+            "1.6",
+            "terminate",
+            "item-not-found",
+            "gzip, deflate",
+            "urn:other",
+        ];
+        let seps = [" ", "  ", "\n", ""];
+        let eqs = ["=", " = ", "=\t"];
+        let ends = [
+            "/>",
+            " />",
+            ">",
+            "></body>",
+            "><m xmlns='jabber:client'/></body>",
+            "><b:m/></body>",
+            "/",
+            "",
+            "/> ",
+            "/>x",
+        ];
+        let heads = [
+            "<body",
+            "<body",
+            "<body",
+            "<b:body xmlns:b='http://jabber.org/protocol/httpbind'",
+            "<bodyx",
+            "<body:a",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let limits = ParseLimits::default();
+        for round in 0..40_000 {
+            let mut doc = String::from(heads[next(heads.len())]);
+            let n = next(5);
+            for k in 0..n {
+                doc.push_str(seps[if next(8) == 0 { next(seps.len()) } else { 0 }]);
+                let name = match (round % 3, k) {
+                    (0, 0) => "xmlns",
+                    (0, 1) => "rid",
+                    (0, 2) => "sid",
+                    _ => names[next(names.len())],
+                };
+                let value = match name {
+                    "xmlns" if next(4) != 0 => NS_HTTPBIND,
+                    "rid" | "ack" if next(3) != 0 => values[next(8)],
+                    _ => values[next(values.len())],
+                };
+                let eq = eqs[if next(8) == 0 { next(eqs.len()) } else { 0 }];
+                let q = if next(4) == 0 { '"' } else { '\'' };
+                doc.push_str(&format!("{name}{eq}{q}{value}{q}"));
+            }
+            doc.push_str(ends[next(ends.len())]);
+            let fast = parse_with(Bytes::from(doc.clone()), &limits, true);
+            let general = parse_with(Bytes::from(doc.clone()), &limits, false);
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{doc}");
+        }
+        for doc in [
+            format!("{B} rid='1' sid='s'/>"),
+            format!("{B} rid='1' rid='2'/>"),
+            format!("{B} sid='1' sid='2'/>"),
+            format!("{B} secure='true' secure='false'/>"),
+            format!("{B} foo='1' foo='2'/>"),
+            format!("{B} xmlns='{NS_HTTPBIND}'/>"),
+            "<body rid='1'/>".to_owned(),
+            format!("{B}/><body/>"),
+        ] {
+            let fast = parse_with(Bytes::from(doc.clone()), &limits, true);
+            let general = parse_with(Bytes::from(doc.clone()), &limits, false);
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{doc}");
+            let shallow = ParseLimits {
+                max_depth: 0,
+                ..limits
+            };
+            assert!(parse_with(Bytes::from(doc), &shallow, true).is_err());
+        }
+    }
+
+    #[test]
+    fn eight_digits_at_a_time() {
+        for v in [
+            "12345678",
+            "00000000",
+            "99999999",
+            "1234567890",
+            "123456789012345",
+            "1234567/",
+            "1234567:",
+            "/2345678",
+            ":2345678",
+            "12345678a",
+            "123 5678",
+        ] {
+            let slow = if v.bytes().all(|b| b.is_ascii_digit()) {
+                v.parse::<u64>().ok()
+            } else {
+                None
+            };
+            assert_eq!(parse_uint(v, u64::MAX >> 1), slow, "{v}");
         }
     }
 
