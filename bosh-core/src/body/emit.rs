@@ -3,8 +3,9 @@
 use bytes::Bytes;
 
 use super::attrs::{BodyAttrs, NamespaceDecl, Version};
-use super::xml::{escape_attr, escape_text, is_stream_element};
+use super::xml::{escape_text, is_stream_element};
 use super::{NS_HTTPBIND, NS_STREAMS, NS_XBOSH};
+use crate::xml::{write_attr, write_prefix_decl as write_decl};
 
 /// Writes `<body/>` with `attrs` and the payload elements `payload` into
 /// `out`, appending (XEP-0124 §6).
@@ -222,26 +223,10 @@ fn fresh(base: &str, taken: impl Fn(&str) -> bool) -> String {
         .unwrap_or_default()
 }
 
-fn write_decl(prefix: &str, uri: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(b" xmlns:");
-    out.extend_from_slice(prefix.as_bytes());
-    out.extend_from_slice(b"='");
-    escape_attr(uri, out);
-    out.push(b'\'');
-}
-
 fn write_str(name: &str, value: &Option<String>, out: &mut Vec<u8>) {
     if let Some(v) = value {
         write_attr(name, v, out);
     }
-}
-
-fn write_attr(name: &str, value: &str, out: &mut Vec<u8>) {
-    out.push(b' ');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"='");
-    escape_attr(value, out);
-    out.push(b'\'');
 }
 
 fn write_num<T: Into<u64>>(name: &str, value: Option<T>, out: &mut Vec<u8>) {
