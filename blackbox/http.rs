@@ -291,6 +291,30 @@ fn oversized_body_refused_before_read() {
 }
 
 #[test]
+fn rfc9112_9_6_client_still_sending_an_oversized_body_reads_the_413() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--max-body", 4096));
+    let mut stream = connect(cm.addr);
+    // A browser writes the whole request: 8 MiB, far more than the socket
+    // buffers hold, so the client is still sending when the 413 is written.
+    // Closing at once with unread bytes would reset the connection and this
+    // write would fail (a browser then reports status 0, not the 413).
+    let body = vec![b'a'; 8 << 20];
+    let mut req = format!(
+        "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    std::io::Write::write_all(&mut stream, &req)
+        .expect("the connection manager drains the body instead of resetting");
+    let resp = read_response_within(&mut stream, Duration::from_secs(5));
+    assert_eq!(resp.status, 413);
+    assert_eq!(condition(&resp).as_deref(), Some("bad-request"));
+}
+
+#[test]
 fn oversized_chunked_body_refused_while_streaming() {
     let fake = FakeXmpp::start(Mode::Echo);
     let cm = start_cm(CmArgs::test(fake.addr).set("--max-body", 4096));

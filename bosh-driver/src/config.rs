@@ -117,6 +117,10 @@ pub struct Config {
     pub header_read_timeout: u64,
     /// Seconds a client has to send the request body, 1..=600. Default 30.
     pub body_read_timeout: u64,
+    /// Seconds a closing connection keeps reading (and discarding) what the
+    /// client still sends after the last answer, 0..=60 (0: close at once).
+    /// Default 2. See RFC 9112 §9.6.
+    pub close_drain_timeout: u64,
     /// Seconds to connect to the XMPP server, 1..=300. Default 10.
     pub upstream_connect_timeout: u64,
     /// Seconds granted on shutdown for answers to be written, 0..=600.
@@ -156,6 +160,7 @@ impl Default for Config {
             lenient_rid_gap: core.leniency.rid_gap,
             header_read_timeout: 30,
             body_read_timeout: 30,
+            close_drain_timeout: 2,
             upstream_connect_timeout: 10,
             shutdown_grace: 10,
         }
@@ -238,6 +243,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Time to send the request body.
     pub body_read_timeout: Duration,
+    /// Time a closing connection keeps discarding what the client still
+    /// sends (RFC 9112 §9.6); zero closes at once.
+    pub close_drain_timeout: Duration,
     /// Time to connect to the XMPP server.
     pub upstream_connect_timeout: Duration,
     /// Time granted on shutdown for answers to be written.
@@ -354,6 +362,13 @@ impl Config {
             " seconds",
         )?;
         range(
+            "close_drain_timeout",
+            self.close_drain_timeout,
+            0,
+            60,
+            " seconds",
+        )?;
+        range(
             "upstream_connect_timeout",
             self.upstream_connect_timeout,
             1,
@@ -402,6 +417,7 @@ impl Config {
             max_body: self.max_body,
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
             body_read_timeout: Duration::from_secs(self.body_read_timeout),
+            close_drain_timeout: Duration::from_secs(self.close_drain_timeout),
             upstream_connect_timeout: Duration::from_secs(self.upstream_connect_timeout),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             framer: FramerLimits {
@@ -611,6 +627,11 @@ pub struct Cli {
     /// Time a client has to send the request body [default: 30].
     #[arg(long, value_name = "SECS")]
     pub body_read_timeout: Option<u64>,
+    /// Time a closing connection keeps discarding what the client still
+    /// sends, so that it reads the answer (RFC 9112 §9.6); 0 closes at
+    /// once [default: 2].
+    #[arg(long, value_name = "SECS")]
+    pub close_drain_timeout: Option<u64>,
     /// Time to connect to the XMPP server [default: 10].
     #[arg(long, value_name = "SECS")]
     pub upstream_connect_timeout: Option<u64>,
@@ -655,6 +676,7 @@ impl Cli {
             lenient_rid_gap,
             header_read_timeout,
             body_read_timeout,
+            close_drain_timeout,
             upstream_connect_timeout,
             shutdown_grace,
         );
@@ -713,6 +735,7 @@ mod tests {
         );
         assert!(!s.cors.varies_on_origin());
         assert!(!s.cors.allows_credentials());
+        assert_eq!(s.close_drain_timeout, Duration::from_secs(2));
     }
 
     #[test]
@@ -788,6 +811,14 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("--path"));
+        let c = Config {
+            close_drain_timeout: 61,
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid `close_drain_timeout` (--close-drain-timeout): must be 0..=60 seconds (got 61)"
+        );
     }
 
     #[test]
