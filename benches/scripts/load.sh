@@ -5,7 +5,8 @@
 # IDLE_SESSIONS long-polling sessions held for two `wait` periods.
 # Writes benches/results/load-<date>.md and .jsonl. See benches/LOAD.md.
 #
-# Env knobs: SIZES ("10 100 1000"), IDLE_SESSIONS (9000; 10 000 needs 20 012 fds in bosh-cm), IDLE_WAIT (20 s),
+# Env knobs: REPS (3: every message run is repeated, interleaved, and the
+# tables give medians), SIZES ("10 100 1000"), IDLE_SESSIONS (9000; 10 000 needs 20 012 fds in bosh-cm), IDLE_WAIT (20 s),
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
 # SKIP_IDLE=1, CARGO_TARGET_DIR.
 set -euo pipefail
@@ -17,6 +18,7 @@ SIZES=${SIZES:-"10 100 1000"}
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
 IDLE_WAIT=${IDLE_WAIT:-20}
 USERS=${USERS:-1000}
+REPS=${REPS:-3}
 WINDOW=${WINDOW:-4}
 TARGETS=${TARGETS:-"prosody cm-prosody ejabberd cm-ejabberd"}
 DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
@@ -25,8 +27,9 @@ MD=$OUT_DIR/load-$DATE.md
 JSONL=$OUT_DIR/load-$DATE.jsonl
 mkdir -p "$OUT_DIR"
 
-msgs_for() { # messages per side of a pair, by session count
-  case $1 in 10) echo 200 ;; 100) echo 50 ;; *) echo 10 ;; esac
+msgs_for() { # messages per side of a pair, by session count: phases of
+  # one to several seconds (a sub-second phase is mostly noise here)
+  case $1 in 10) echo 1000 ;; 100) echo 200 ;; *) echo 40 ;; esac
 }
 
 # File descriptors: 2 HTTP connections per session plus the upstream side.
@@ -100,13 +103,16 @@ target_args() { # target -> "--url U --pid P [--pid P2]"
 COMMON=(--users "$USERS" --password loadpw --domain localhost --users-prefix load
   --login-timeout-secs 5 --login-attempts 5 --login-concurrency 64 --json)
 
-for n in $SIZES; do
-  for t in $TARGETS; do
-    # shellcheck disable=SC2046
-    "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$n" \
-      --messages "$(msgs_for "$n")" --window "$WINDOW" --timeout-secs 90 >>"$JSONL" ||
-      echo "load.sh: run $t/$n failed" >&2
-    sleep 2
+for rep in $(seq 1 "$REPS"); do
+  for n in $SIZES; do
+    for t in $TARGETS; do
+      echo "load.sh: rep $rep/$REPS, $t, $n sessions" >&2
+      # shellcheck disable=SC2046
+      "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$n" \
+        --messages "$(msgs_for "$n")" --window "$WINDOW" --timeout-secs 90 >>"$JSONL" ||
+        echo "load.sh: run $t/$n failed" >&2
+      sleep 2
+    done
   done
 done
 
@@ -121,33 +127,49 @@ if [[ ${SKIP_IDLE:-0} != 1 ]]; then
 fi
 
 python3 - "$JSONL" "$MD" "$DATE" <<'EOF'
-import json, sys, platform, subprocess, os
+import json, sys, platform, os, statistics
 jsonl, md, date = sys.argv[1:4]
 rows = [json.loads(l) for l in open(jsonl) if l.strip()]
 cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
+med = lambda xs: statistics.median(xs) if xs else None
+runs = {}
+for r in rows:
+    if r["mode"] == "messages":
+        runs.setdefault((r["label"], r["sessions"]), []).append(r)
+reps = max((len(v) for v in runs.values()), default=0)
 out = [f"# BOSH load run {date}", "",
        f"Machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}; generator, servers and bosh-cm share the machine.", "",
-       "## Message exchange (pairs, closed loop)", "",
-       "| target | sessions | logged in | msgs recv/sent | msg/s | p50 ms | p99 ms | errors | login retries | CM RSS KiB (peak) | server RSS KiB (peak) |",
-       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-for r in rows:
-    if r["mode"] != "messages": continue
-    rss = r["rss"]
-    cm = rss[0] if r["label"].startswith("cm-") else None
-    srv = rss[1] if cm else rss[0]
-    kinds = ", ".join(f"{k} {v}" for k, v in r["error_kinds"].items())
-    out.append(f"| {r['label']} | {r['sessions']} | {r['logged_in']} | {r['received']}/{r['sent']} | {f(r['msgs_per_sec'],0)} | {f(r['p50_ms'],2)} | {f(r['p99_ms'],2)} | {r['errors']}{' ('+kinds+')' if kinds else ''} | {r['login_retries']} | "
-               f"{(str(cm['after_kib'])+' ('+str(cm['peak_kib'])+')') if cm else '-'} | {srv['after_kib']} ({srv['peak_kib']}) |")
-out += ["", "## Ratios: bosh-cm vs the server's own BOSH (goal: throughput >= 1.5x, lower p99)", "",
+       f"## Message exchange (pairs, closed loop; median of {reps} interleaved runs)", "",
+       "| target | sessions | logged in (min) | msgs recv/sent (all runs) | msg/s median (each run) | p50 ms median | p99 ms median | errors (all runs) | login retries | CM RSS KiB (last run) |",
+       "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+order = ["prosody", "cm-prosody", "ejabberd", "cm-ejabberd"]
+keys = sorted(runs, key=lambda k: (k[1], order.index(k[0]) if k[0] in order else 9))
+summary = {}
+for k in keys:
+    rs = runs[k]
+    tp = med([r["msgs_per_sec"] for r in rs if r["msgs_per_sec"]])
+    p50 = med([r["p50_ms"] for r in rs if r["p50_ms"] is not None])
+    p99 = med([r["p99_ms"] for r in rs if r["p99_ms"] is not None])
+    summary[k] = (tp, p99)
+    kinds = {}
+    for r in rs:
+        for kk, v in r["error_kinds"].items():
+            kinds[kk] = kinds.get(kk, 0) + v
+    errs = sum(r["errors"] for r in rs)
+    kinds_s = ", ".join(f"{kk} {v}" for kk, v in sorted(kinds.items()))
+    each = ", ".join(f(r["msgs_per_sec"], 0) for r in rs)
+    cm = rs[-1]["rss"][0]["after_kib"] if k[0].startswith("cm-") else "-"
+    out.append(f"| {k[0]} | {k[1]} | {min(r['logged_in'] for r in rs)} | {sum(r['received'] for r in rs)}/{sum(r['sent'] for r in rs)} | "
+               f"{f(tp,0)} ({each}) | {f(p50,2)} | {f(p99,2)} | {errs}{' ('+kinds_s+')' if kinds_s else ''} | {sum(r['login_retries'] for r in rs)} | {cm} |")
+out += ["", "## Ratios: bosh-cm vs the server's own BOSH (medians; goal: throughput >= 1.5x, lower p99)", "",
         "| server | sessions | throughput ratio | p99 own / p99 via bosh-cm |", "|---|---:|---:|---:|"]
-idx = {(r["label"], r["sessions"]): r for r in rows if r["mode"] == "messages"}
 for srv in ("prosody", "ejabberd"):
-    for (lab, n), r in sorted(idx.items(), key=lambda x: x[0][1]):
-        if lab != srv or ("cm-"+srv, n) not in idx: continue
-        c = idx[("cm-"+srv, n)]
-        tr = c["msgs_per_sec"]/r["msgs_per_sec"] if r["msgs_per_sec"] else None
-        pr = (r["p99_ms"]/c["p99_ms"]) if r["p99_ms"] and c["p99_ms"] else None
+    for (lab, n) in keys:
+        if lab != srv or ("cm-"+srv, n) not in summary: continue
+        (tp_o, p99_o), (tp_c, p99_c) = summary[(lab, n)], summary[("cm-"+srv, n)]
+        tr = tp_c/tp_o if tp_o and tp_c else None
+        pr = p99_o/p99_c if p99_o and p99_c else None
         out.append(f"| {srv} | {n} | {f(tr,2)}x | {f(pr,2)}x |")
 out += ["", "## Idle sessions (long-polling, held two `wait` periods)", "",
         "| target | sessions | logged in | errors | held s | process | RSS before -> after KiB | KiB per session |",
