@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-SIZES=${SIZES:-"10 100 1000"}
+SIZES=${SIZES-"10 100 1000"} # SIZES="" runs only the idle part
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
 IDLE_WAIT=${IDLE_WAIT:-20}
 USERS=${USERS:-1000}
@@ -117,6 +117,14 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
+  # Fresh connection managers for the idle run: memory per session is then
+  # measured from a clean process, not from one that reuses what earlier
+  # runs freed.
+  for p in "${CM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${CM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  CM_PIDS=()
+  start_cm prosody "$PROSODY_C2S"
+  start_cm ejabberd "$EJABBERD_C2S"
   for t in $TARGETS; do
     # shellcheck disable=SC2046
     "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$IDLE_SESSIONS" \
