@@ -62,7 +62,10 @@
 //!   more connections than useful.
 //! - **Requests in flight**: at most `requests` (R11-1), plus one pause or
 //!   terminate request. When idle the session keeps `min(hold, requests − 1)`
-//!   (at least one) empty polls outstanding (R10-1, R10-2). A polling session
+//!   (at least one) empty polls outstanding (R10-1, R10-2), except between a
+//!   SASL `<success/>` and the next request the application makes (normally
+//!   the restart, XEP-0206 §5, X5-2): the old stream is over, so no poll is
+//!   held for it, as with Strophe.js. A polling session
 //!   (effective `hold` or `wait` 0, §12) keeps at most one and spaces empty
 //!   polls by the server's `polling` plus one second of margin for network
 //!   jitter (R11-4, R12-4), at least [`ClientConfig::min_poll_interval`].
