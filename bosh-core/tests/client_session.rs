@@ -756,13 +756,9 @@ fn xep0206_5_restart_after_sasl_success_carries_restart_to_lang_and_no_stanzas()
 #[test]
 fn xep0206_5_no_empty_poll_between_sasl_success_and_the_restart() {
     let mut h = Harness::connected();
-    let poll = h.one_send();
-    h.respond(
-        poll.id,
-        reply(
-            &BodyAttrs::default(),
-            &["<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"],
-        ),
+    answer_the_poll_with(
+        &mut h,
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
     );
     // The old stream is over (X5-2): no empty poll is held for it, however
     // long the application takes to ask for the restart.
@@ -783,15 +779,14 @@ fn xep0206_5_no_empty_poll_between_sasl_success_and_the_restart() {
 #[test]
 fn success_in_another_namespace_does_not_hold_back_polls() {
     let mut h = Harness::connected();
-    let poll = h.one_send();
-    h.respond(
-        poll.id,
-        reply(
-            &BodyAttrs::default(),
-            &["<success xmlns='urn:example:not-sasl'/>"],
-        ),
-    );
+    answer_the_poll_with(&mut h, "<success xmlns='urn:example:not-sasl'/>");
     assert!(parse_body(&h.one_send()).is_empty());
+}
+
+/// Answers the one outstanding empty poll with `element`.
+fn answer_the_poll_with(h: &mut Harness, element: &str) {
+    let poll = h.one_send();
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[element]));
 }
 
 #[test]

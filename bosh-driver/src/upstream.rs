@@ -245,7 +245,9 @@ const COMPACT_AT: usize = 64 * 1024;
 
 /// Reads per wake-up before yielding to other tasks.
 const READS_PER_WAKE: usize = 16;
-const READ_BUF: usize = 16 * 1024;
+/// Bytes read per `read` call, into a stack buffer zeroed on every wake-up
+/// that reads: large enough for most stanzas, small enough to zero cheaply.
+const READ_BUF: usize = 8 * 1024;
 
 /// Connects, opens the stream, then relays until the stream ends. Every
 /// failure is reported to the session as [`UpstreamEvent::Closed`].
