@@ -763,7 +763,12 @@ pub(crate) fn create_session(addr: SocketAddr, fake: &mut FakeXmpp) -> (String, 
     let resp = post(addr, &creation(1000, "example.com"));
     assert_eq!(resp.status, 200, "{}", resp.text());
     let body = resp.bosh();
-    let sid = body.attrs.sid.clone().expect("creation response has a sid");
+    let sid = body
+        .attrs
+        .sid
+        .as_deref()
+        .expect("creation response has a sid")
+        .to_owned();
     let mut conn = fake.next_conn();
     conn.wait_for("<stream:stream");
     (sid, 1001, conn)

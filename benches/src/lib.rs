@@ -396,7 +396,7 @@ impl ServerFixture {
     pub fn body(rid: u64) -> Body {
         Body::new(BodyAttrs {
             rid: Rid::new(rid),
-            sid: Some("bench-sid".to_owned()),
+            sid: Some("bench-sid".into()),
             ..BodyAttrs::default()
         })
     }

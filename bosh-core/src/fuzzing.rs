@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::body::{
-    BodyAttrs, BodyType, ExtraAttribute, NS_HTTPBIND, ParseError, ParseErrorKind, ParseLimits,
+    BodyAttrs, BodyType, ExtraAttribute, NS_HTTPBIND, ParseError, ParseErrorKind, ParseLimits, Sid,
     Version, parse, parse_bytes, write_body,
 };
 use crate::client::{self, ClientConfig, ClientSession, Outcome};
@@ -376,7 +376,7 @@ fn opt<'a, T>(r: &mut ByteReader<'a>, f: impl FnOnce(&mut ByteReader<'a>) -> T) 
 fn gen_attrs(r: &mut ByteReader<'_>) -> BodyAttrs {
     let mut a = BodyAttrs {
         rid: opt(r, gen_rid),
-        sid: opt(r, gen_string),
+        sid: opt(r, gen_string).map(Sid::from),
         to: opt(r, gen_string),
         from: opt(r, gen_string),
         route: opt(r, gen_string),
@@ -436,7 +436,7 @@ fn gen_attrs(r: &mut ByteReader<'_>) -> BodyAttrs {
 fn expected_attrs(a: &BodyAttrs) -> BodyAttrs {
     let s = |v: &Option<String>| v.as_deref().map(xml_clean);
     BodyAttrs {
-        sid: s(&a.sid),
+        sid: a.sid.as_deref().map(|v| Sid::from(xml_clean(v))),
         to: s(&a.to),
         from: s(&a.from),
         route: s(&a.route),
@@ -932,7 +932,7 @@ impl ServerHarness {
                     let rid = self.next_rid.saturating_sub(back).max(1);
                     let attrs = BodyAttrs {
                         rid: Rid::new(rid),
-                        sid: Some(self.sid.clone()),
+                        sid: Some(self.sid.as_str().into()),
                         ..BodyAttrs::default()
                     };
                     let mut out = Vec::new();
@@ -953,7 +953,7 @@ impl ServerHarness {
         let flags = r.u8();
         let mut a = BodyAttrs {
             rid: Rid::new(rid),
-            sid: Some(self.sid.clone()),
+            sid: Some(self.sid.as_str().into()),
             ..BodyAttrs::default()
         };
         if flags & 0x01 != 0 {
@@ -1412,8 +1412,8 @@ impl ClientHarness {
                 let creating = self.sid.is_none();
                 let sid = match r.u8() % 8 {
                     0 => None,
-                    1 => Some("other".to_owned()),
-                    _ => Some(self.sid.clone().unwrap_or_else(|| "SomeSID".to_owned())),
+                    1 => Some(Sid::from("other")),
+                    _ => Some(Sid::from(self.sid.as_deref().unwrap_or("SomeSID"))),
                 };
                 let mut a = BodyAttrs {
                     sid,

@@ -27,6 +27,6 @@ pub mod timing;
 mod xml;
 pub mod xmpp;
 
-pub use body::{Body, BodyAttrs, ParseError, ParseErrorKind, ParseLimits};
+pub use body::{Body, BodyAttrs, ParseError, ParseErrorKind, ParseLimits, Sid};
 pub use condition::Condition;
 pub use rid::Rid;

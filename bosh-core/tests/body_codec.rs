@@ -34,7 +34,7 @@ fn field(attrs: &BodyAttrs, key: &str) -> Option<String> {
     let n = |v: Option<u16>| v.map(|x| x.to_string());
     match key {
         "rid" => attrs.rid.map(|r| r.to_string()),
-        "sid" => s(&attrs.sid),
+        "sid" => attrs.sid.as_deref().map(str::to_owned),
         "to" => s(&attrs.to),
         "from" => s(&attrs.from),
         "route" => s(&attrs.route),
@@ -816,7 +816,7 @@ mod props {
         );
         (a, b, c).prop_map(|(a, b, c)| BodyAttrs {
             rid: a.0,
-            sid: a.1,
+            sid: a.1.map(Into::into),
             to: a.2,
             from: a.3,
             route: a.4,
@@ -852,7 +852,10 @@ mod props {
                     .filter(|(n, _)| seen.insert(n.clone()))
                     .map(|(n, v)| ExtraAttribute {
                         namespace: Some(format!("urn:x:{n}")),
-                        name: format!("x{n}:a"),
+                        // Not `x{n}`: with n = "ml" that is the reserved
+                        // `xml` prefix, which the emitter must rename
+                        // (see the test of that case).
+                        name: format!("p{n}:a"),
                         value: v,
                     })
                     .collect()
@@ -908,6 +911,37 @@ mod props {
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn namespaces_1_0_3_foreign_namespace_under_a_reserved_prefix_is_renamed() {
+        // Found by the round-trip proptest: `xml` is bound to the XML
+        // namespace and `xmlns` to that of declarations; neither may be
+        // declared for another namespace, so the emitter picks another prefix.
+        for name in ["xml:a", "xmlns:a"] {
+            let attrs = BodyAttrs {
+                extra: vec![ExtraAttribute {
+                    namespace: Some("urn:x:ml".to_owned()),
+                    name: name.to_owned(),
+                    value: "v".to_owned(),
+                }],
+                ..BodyAttrs::default()
+            };
+            let mut out = Vec::new();
+            write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
+            let text = String::from_utf8(out.clone()).unwrap();
+            assert!(!text.contains("xmlns:xml="), "{text}");
+            let body =
+                parse(&out, &ParseLimits::default()).unwrap_or_else(|e| panic!("{e}: {text}"));
+            let extra = &body.attrs.extra;
+            assert_eq!(extra.len(), 1, "{text}");
+            assert_eq!(extra[0].namespace.as_deref(), Some("urn:x:ml"), "{text}");
+            assert_eq!(extra[0].value, "v");
+            assert!(
+                extra[0].name.ends_with(":a") && extra[0].name != name,
+                "{text}"
+            );
         }
     }
 

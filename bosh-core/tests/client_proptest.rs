@@ -212,7 +212,7 @@ impl Sim {
 
     fn run(&mut self, op: Op) -> Result<(), TestCaseError> {
         let creation = BodyAttrs {
-            sid: Some("S".to_owned()),
+            sid: Some("S".into()),
             wait: Some(60),
             hold: Some(1),
             requests: Some(REQUESTS as u8),

@@ -417,7 +417,7 @@ fn a_response_for_another_sid_is_retried() {
     let mut h = Harness::connected();
     let t = h.one_send();
     let other = BodyAttrs {
-        sid: Some("OtherSID".to_owned()),
+        sid: Some("OtherSID".into()),
         ..BodyAttrs::default()
     };
     h.respond(t.id, reply(&other, &["<message/>"]));

@@ -44,11 +44,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use bosh_core::Condition;
 use bosh_core::body::{BodyAttrs, write_body};
 use bosh_core::server::{
     DEFAULT_CONTENT_TYPE, RequestId, Response as CoreResponse, Routing, ServerEndpoint,
 };
+use bosh_core::{Condition, Sid};
 use bytes::Bytes;
 use cors_core::{CorsHeaders, CorsRequest, decide};
 use futures_channel::mpsc::{self, UnboundedSender};
@@ -348,7 +348,7 @@ impl BoshService {
             match reg.endpoint.route(now, id, bytes) {
                 Routing::Respond(r) => return bosh(r),
                 Routing::Session { sid, body } => {
-                    let Some(tx) = reg.sessions.get(&sid).cloned() else {
+                    let Some(tx) = reg.sessions.get(sid.as_str()).cloned() else {
                         return bosh(terminate(200, Condition::ItemNotFound));
                     };
                     drop(reg);
@@ -395,7 +395,7 @@ impl BoshService {
                     drop(reg);
                     let (reply, reply_rx) = oneshot::channel();
                     spawn_session(shared.clone(), session, id, reply, tx.clone(), rx, guard);
-                    (reply_rx, tx, sid)
+                    (reply_rx, tx, Sid::from(sid))
                 }
             }
         };

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use crate::condition::Condition;
 use crate::rid::Rid;
 
+use super::Sid;
+
 /// Every attribute of `<body/>` defined by XEP-0124 and XEP-0206, typed with
 /// its schema range. `None` means the attribute is absent.
 ///
@@ -18,7 +20,7 @@ pub struct BodyAttrs {
     /// `rid` (§6, §14): `positiveInteger`, at most 2^53 - 1.
     pub rid: Option<Rid>,
     /// `sid` (§7.2): the opaque session id.
-    pub sid: Option<String>,
+    pub sid: Option<Sid>,
     /// `to` (§7.1): the target domain.
     pub to: Option<String>,
     /// `from` (§7.1, §7.2): the originator or backend identity.

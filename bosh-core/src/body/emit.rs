@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::attrs::{BodyAttrs, NamespaceDecl, Version};
-use super::xml::{escape_text, is_stream_element};
+use super::xml::{NS_XML, escape_text, is_stream_element};
 use super::{NS_HTTPBIND, NS_STREAMS, NS_XBOSH};
 use crate::xml::{write_attr, write_prefix_decl as write_decl};
 
@@ -102,6 +102,9 @@ pub(crate) fn write_body_with<I>(
     out.extend_from_slice(b"</body>");
 }
 
+/// The namespace bound to the `xmlns` prefix (Namespaces in XML 1.0 §3).
+const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
+
 /// Prefix decisions for a body with namespace declarations or namespaced
 /// extra attributes (the uncommon case; the common one allocates nothing).
 struct PrefixPlan {
@@ -160,13 +163,21 @@ impl PrefixPlan {
             let (Some(ns), Some((p, local))) = (&e.namespace, e.name.split_once(':')) else {
                 continue;
             };
-            if p == "xml" {
-                continue;
-            }
-            let bound = namespaces
-                .iter()
-                .find(|d| d.prefix == p)
-                .map(|d| d.uri.as_str())
+            // `xml` is bound to the XML namespace and `xmlns` to the
+            // namespace of declarations, whatever is declared: an attribute
+            // of another namespace under either prefix gets another prefix.
+            let reserved = match p {
+                "xml" => Some(NS_XML),
+                "xmlns" => Some(NS_XMLNS),
+                _ => None,
+            };
+            let bound = reserved
+                .or_else(|| {
+                    namespaces
+                        .iter()
+                        .find(|d| d.prefix == p)
+                        .map(|d| d.uri.as_str())
+                })
                 .or_else(|| (has_xbosh && plan.xbosh_prefix == p).then_some(NS_XBOSH))
                 .or_else(|| {
                     plan.extra_decls
@@ -223,9 +234,9 @@ fn fresh(base: &str, taken: impl Fn(&str) -> bool) -> String {
         .unwrap_or_default()
 }
 
-fn write_str(name: &str, value: &Option<String>, out: &mut Vec<u8>) {
+fn write_str<S: AsRef<str>>(name: &str, value: &Option<S>, out: &mut Vec<u8>) {
     if let Some(v) = value {
-        write_attr(name, v, out);
+        write_attr(name, v.as_ref(), out);
     }
 }
 

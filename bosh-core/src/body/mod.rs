@@ -36,12 +36,14 @@ mod attrs;
 mod emit;
 mod error;
 mod parse;
+mod sid;
 mod xml;
 
 pub use attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
 pub use emit::{uri_element, write_body};
 pub use error::{ParseError, ParseErrorKind};
 pub use parse::{ParseLimits, parse, parse_bytes};
+pub use sid::Sid;
 
 use bytes::Bytes;
 

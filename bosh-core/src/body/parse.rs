@@ -12,7 +12,7 @@ use super::xml::{
     NS_XML, check_attr_value, check_reference, find_invalid_char, is_ncname, is_xml_space,
     split_qname, truncate,
 };
-use super::{Body, NS_HTTPBIND, NS_XBOSH};
+use super::{Body, NS_HTTPBIND, NS_XBOSH, Sid};
 use crate::condition::Condition;
 use crate::rid::Rid;
 
@@ -775,7 +775,7 @@ impl<'a> Parser<'a, '_> {
                     let rid = rid_digits(value.as_bytes()).or_else(|| parse_rid("rid", value).ok());
                     attrs.rid = Some(rid?);
                 }
-                b"sid" if attrs.sid.is_none() => attrs.sid = Some(value.to_owned()),
+                b"sid" if attrs.sid.is_none() => attrs.sid = Some(Sid::from(value)),
                 _ => {
                     let name = &s[i..name_end];
                     if !is_typed_plain(name) {
@@ -1326,7 +1326,7 @@ fn is_typed_plain(name: &str) -> bool {
 fn set_plain_attr(a: &mut BodyAttrs, name: &str, v: Cow<'_, str>) -> Result<(), ParseErrorKind> {
     match name.as_bytes() {
         b"rid" => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
-        b"sid" => set(&mut a.sid, "sid", v.into_owned()),
+        b"sid" => set(&mut a.sid, "sid", Sid::from(&*v)),
         b"ack" => set(&mut a.ack, "ack", parse_rid("ack", &v)?),
         _ => set_attr(a, None, name, name, v),
     }
@@ -1343,7 +1343,7 @@ fn set_attr(
     let owned = || v.clone().into_owned();
     match (ns, local) {
         (None, "rid") => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
-        (None, "sid") => set(&mut a.sid, "sid", owned()),
+        (None, "sid") => set(&mut a.sid, "sid", Sid::from(&*v)),
         (None, "to") => set(&mut a.to, "to", owned()),
         (None, "from") => set(&mut a.from, "from", owned()),
         (None, "route") => set(&mut a.route, "route", owned()),

@@ -161,7 +161,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::body::{Body, BodyAttrs, BodyType, parse_bytes, write_body};
+use crate::body::{Body, BodyAttrs, BodyType, Sid, parse_bytes, write_body};
 use crate::condition::Condition;
 use crate::keys::KeyChain;
 use crate::rid::Rid;
@@ -220,7 +220,7 @@ pub struct ClientSession {
     /// Why the session is terminating, when it was not the application.
     terminate_reason: Option<DisconnectReason>,
     params: Option<SessionParams>,
-    sid: Option<String>,
+    sid: Option<Sid>,
     jid: Option<String>,
     wait: u16,
     hold: u8,
@@ -503,7 +503,7 @@ impl ClientSession {
             None => None,
         };
         let mut s = ClientSession::blank(config, now);
-        s.sid = Some(state.sid.clone());
+        s.sid = Some(Sid::from(state.sid.as_str()));
         s.jid = state.jid.clone();
         s.next_rid = Some(state.rid);
         s.wait = state.wait;
@@ -629,7 +629,7 @@ impl ClientSession {
             return Err(ClientError::InvalidState("no rid left"));
         };
         Ok(SessionState {
-            sid: sid.clone(),
+            sid: sid.to_string(),
             rid,
             wait: self.wait,
             hold: self.hold,
@@ -1571,7 +1571,7 @@ impl ClientSession {
         self.streams = a.stream.clone().map(Streams::new);
         self.sid = Some(sid.clone());
         let params = SessionParams {
-            sid,
+            sid: sid.into(),
             wait: self.wait,
             hold: self.hold,
             requests: self.requests,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::session::error_response;
 use super::{ConfigError, DEFAULT_CONTENT_TYPE, RequestId, Response, ServerConfig, ServerSession};
-use crate::body::{Body, parse_bytes};
+use crate::body::{Body, Sid, parse_bytes};
 use crate::condition::Condition;
 
 /// Where a request goes, as decided by [`ServerEndpoint::route`].
@@ -19,7 +19,7 @@ pub enum Routing {
     /// [`ServerSession::handle_request`].
     Session {
         /// The session id.
-        sid: String,
+        sid: Sid,
         /// The parsed body.
         body: Body,
     },

@@ -10,7 +10,7 @@ use super::{
     DEFAULT_CONTENT_TYPE, Output, RequestId, Response, ServerConfig, SessionEvent, StreamId,
     TerminationReason, UpstreamCommand, UpstreamEvent, Warning,
 };
-use crate::body::{Body, BodyAttrs, BodyType, Version, write_body};
+use crate::body::{Body, BodyAttrs, BodyType, Sid, Version, write_body};
 use crate::condition::Condition;
 use crate::rid::Rid;
 use crate::timing::{deadline, earliest};
@@ -1224,7 +1224,7 @@ impl ServerSession {
         let kind = held.map_or(HeldKind::Normal, |h| h.kind);
         if kind == HeldKind::Creation {
             let s0 = &self.streams[0];
-            a.sid = Some(self.sid.clone());
+            a.sid = Some(Sid::from(self.sid.as_str()));
             a.wait = Some(self.wait);
             a.requests = Some(self.requests);
             a.hold = Some(self.hold);

@@ -31,7 +31,7 @@ pub(crate) fn empty() -> Outcome {
 /// A creation response: wait 60, hold 1, requests 2, ver 1.11, inactivity 30.
 pub(crate) fn creation_attrs() -> BodyAttrs {
     BodyAttrs {
-        sid: Some(SID.to_owned()),
+        sid: Some(SID.into()),
         wait: Some(60),
         hold: Some(1),
         requests: Some(2),

@@ -125,7 +125,7 @@ impl H {
     /// Sends a request with this rid (sid added) and payload.
     pub fn send(&mut self, mut a: BodyAttrs, payload: &[&str]) -> RequestId {
         if a.sid.is_none() {
-            a.sid = Some(self.sid.clone());
+            a.sid = Some(self.sid.as_str().into());
         }
         self.send_raw(body_bytes(&a, payload))
     }

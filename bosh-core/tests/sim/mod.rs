@@ -889,8 +889,8 @@ impl Sim {
         let n = self.server_now();
         match self.endpoint.route(n, RequestId(seq), body) {
             Routing::Session { sid, body } => {
-                self.routed.insert(seq, sid.clone());
-                match self.servers.get_mut(&sid) {
+                self.routed.insert(seq, sid.to_string());
+                match self.servers.get_mut(sid.as_str()) {
                     Some(s) => s.handle_request(n, RequestId(seq), body),
                     None => self.fail(format!("endpoint routed to unknown session {sid}")),
                 }
@@ -920,7 +920,7 @@ impl Sim {
                 }
             }
             Routing::Respond(r) => {
-                if sid_in_body.is_some() && sid_in_body == self.app.sid {
+                if sid_in_body.is_some() && sid_in_body.as_deref() == self.app.sid.as_deref() {
                     self.forgotten_sid_answers += 1;
                 }
                 self.log(format!("endpoint answers req {seq}: {}", short(&r.body)));
