@@ -227,7 +227,7 @@ fn check_ipv4(host: &str) -> Result<(), OriginError> {
     for (index, n) in init.iter().enumerate() {
         address += n << (8 * (3 - index));
     }
-    let canonical = std::net::Ipv4Addr::from(u32::try_from(address).unwrap_or(u32::MAX));
+    let canonical = core::net::Ipv4Addr::from(u32::try_from(address).unwrap_or(u32::MAX));
     if canonical.to_string() == host {
         Ok(())
     } else {
@@ -244,7 +244,7 @@ fn check_ipv6(inner: &str) -> Result<(), OriginError> {
         && inner
             .bytes()
             .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-    let address: std::net::Ipv6Addr = match inner.parse() {
+    let address: core::net::Ipv6Addr = match inner.parse() {
         Ok(address) if charset_ok => address,
         _ => return Err(OriginError::InvalidHost),
     };

@@ -31,8 +31,9 @@
 //!     UpstreamEvent,
 //! };
 //!
+//! // The caller's clock reading; the core never reads one.
+//! fn serve(now: Instant) {
 //! let mut endpoint = ServerEndpoint::new(ServerConfig::default()).unwrap();
-//! let now = Instant::now();
 //! let body = bytes::Bytes::from_static(
 //!     b"<body rid='1573741820' to='example.com' wait='60' hold='1' ver='1.6' \
 //!       xmlns='http://jabber.org/protocol/httpbind'/>",
@@ -54,7 +55,12 @@
 //! assert!(response.body.starts_with(b"<body sid='c0ffee' "));
 //! // Arm one timer here.
 //! assert!(session.poll_timeout().is_some());
+//! }
 //! ```
+//!
+//! (The same exchange, run with a fake clock, is
+//! `xep0124_7_2_creation_response_carries_every_session_attribute` and its
+//! neighbours in `bosh-core/tests/server_session.rs`.)
 
 mod config;
 mod endpoint;
