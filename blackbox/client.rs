@@ -22,7 +22,6 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bosh_core::body::{ParseLimits, parse};
@@ -57,18 +56,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `fut`, or `None` if `limit` passes first (on the runtime's timer).
 async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
     let rt = runtime();
-    let mut timer = rt.timer(rt.now() + limit);
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
+    bosh_driver::with_deadline(&*rt, rt.now() + limit, fut).await
 }
 
 async fn sleep(d: Duration) {

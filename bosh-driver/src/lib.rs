@@ -92,7 +92,7 @@ pub mod upstream;
 pub mod xmpp_login;
 
 pub use config::{Cli, Config, ConfigError, Settings};
-pub use runtime::{AsyncStream, BoxFuture, BoxStream, Listener, Runtime, Timer};
+pub use runtime::{AsyncStream, BoxFuture, BoxStream, Listener, Runtime, Timer, with_deadline};
 pub use server::{Server, ServerError};
 pub use service::{BoshService, ShutdownHandle};
 pub use upstream::{HostPort, UpstreamPolicy};

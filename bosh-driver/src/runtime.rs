@@ -72,12 +72,10 @@ pub trait Runtime: Send + Sync + Debug + 'static {
     fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
 }
 
-/// Runs `fut` with a deadline: `None` if `at` passes first.
-pub(crate) async fn with_deadline<F: Future>(
-    rt: &dyn Runtime,
-    at: Instant,
-    fut: F,
-) -> Option<F::Output> {
+/// Runs `fut` with a deadline on the runtime's timer: `None` if `at`
+/// passes first. For adapters and tests that need a bounded wait without
+/// a runtime-specific timeout.
+pub async fn with_deadline<F: Future>(rt: &dyn Runtime, at: Instant, fut: F) -> Option<F::Output> {
     let mut timer = rt.timer(at);
     let mut fut = std::pin::pin!(fut);
     std::future::poll_fn(move |cx| {
