@@ -660,11 +660,16 @@ fn try_read_response(stream: &mut TcpStream, deadline: Instant) -> io::Result<Ht
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .expect("every response has a Content-Length");
+    // An interim (1xx) answer has no body; every other has a length.
+    let len: usize = if (100..200).contains(&status) {
+        0
+    } else {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .expect("every response has a Content-Length")
+    };
     let mut body = vec![0u8; len];
     let mut filled = 0;
     while filled < len {

@@ -113,7 +113,14 @@ pub struct Config {
     /// Skip a rid gap that never fills instead of ending the session.
     /// Default true.
     pub lenient_rid_gap: bool,
-    /// Seconds a client has to send the request headers, 1..=600. Default 30.
+    /// Largest request head (request line and header fields), in bytes,
+    /// 1024..=1048576; larger heads are answered 431. Default 16384.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request, 8..=256; more are answered 431.
+    /// Default 100.
+    pub max_headers: usize,
+    /// Seconds a client has to send the request headers, 1..=600; also how
+    /// long an idle keep-alive connection stays open. Default 30.
     pub header_read_timeout: u64,
     /// Seconds a client has to send the request body, 1..=600. Default 30.
     pub body_read_timeout: u64,
@@ -158,6 +165,8 @@ impl Default for Config {
             lenient_overactivity: core.leniency.overactivity,
             lenient_pause: core.leniency.pause_above_max,
             lenient_rid_gap: core.leniency.rid_gap,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
             header_read_timeout: 30,
             body_read_timeout: 30,
             close_drain_timeout: 2,
@@ -239,7 +248,12 @@ pub struct Settings {
     pub upstream: UpstreamPolicy,
     /// Largest request body, in bytes.
     pub max_body: usize,
-    /// Time to send the request headers.
+    /// Largest request head, in bytes (RFC 9112 §2.2; 431 beyond).
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (431 beyond).
+    pub max_headers: usize,
+    /// Time to send the request headers; also how long an idle keep-alive
+    /// connection stays open.
     pub header_read_timeout: Duration,
     /// Time to send the request body.
     pub body_read_timeout: Duration,
@@ -348,6 +362,20 @@ impl Config {
         )?;
         range("max_stanza", self.max_stanza, 1024, 64 << 20, " bytes")?;
         range(
+            "max_header_bytes",
+            self.max_header_bytes,
+            1024,
+            1 << 20,
+            " bytes",
+        )?;
+        range(
+            "max_headers",
+            self.max_headers,
+            8,
+            crate::http1::MAX_HEADERS_CAP,
+            "",
+        )?;
+        range(
             "header_read_timeout",
             self.header_read_timeout,
             1,
@@ -415,6 +443,8 @@ impl Config {
             cors,
             upstream,
             max_body: self.max_body,
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
             header_read_timeout: Duration::from_secs(self.header_read_timeout),
             body_read_timeout: Duration::from_secs(self.body_read_timeout),
             close_drain_timeout: Duration::from_secs(self.close_drain_timeout),
@@ -621,7 +651,16 @@ pub struct Cli {
     /// [default: true].
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub lenient_rid_gap: Option<bool>,
-    /// Time a client has to send the request headers [default: 30].
+    /// Largest request head (request line and header fields); larger heads
+    /// are answered 431 [default: 16384].
+    #[arg(long, value_name = "BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Most header fields in a request; more are answered 431
+    /// [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_headers: Option<usize>,
+    /// Time a client has to send the request headers, and that an idle
+    /// keep-alive connection stays open [default: 30].
     #[arg(long, value_name = "SECS")]
     pub header_read_timeout: Option<u64>,
     /// Time a client has to send the request body [default: 30].
@@ -674,6 +713,8 @@ impl Cli {
             lenient_overactivity,
             lenient_pause,
             lenient_rid_gap,
+            max_header_bytes,
+            max_headers,
             header_read_timeout,
             body_read_timeout,
             close_drain_timeout,

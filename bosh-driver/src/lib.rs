@@ -26,9 +26,12 @@
 //!   server, framed by [`bosh_core::xmpp`], to addresses decided only by the
 //!   configuration ([`UpstreamPolicy`]): the connection manager is never an
 //!   open proxy.
-//! - [`Server`]: the listener, HTTP/1.1 with keep-alive and a header read
-//!   timeout, and graceful shutdown ([`ShutdownHandle`]): every live session
-//!   is answered `system-shutdown` before [`Server::run`] returns.
+//! - [`Server`]: the listener, HTTP/1.1 connections of its own (RFC 9112:
+//!   keep-alive, read timeouts, smuggling defences, lingering close) that
+//!   hold a long-poll without any buffer, and graceful shutdown
+//!   ([`ShutdownHandle`]): every live session is answered `system-shutdown`
+//!   before [`Server::run`] returns. `httparse` reads the request heads; the
+//!   requests themselves go to the same [`BoshService`] code.
 //! - [`client`]: the BOSH client ([`client::BoshClient`]): the task that
 //!   drives a [`bosh_core::client::ClientSession`] over HTTP/1.1 (hyper 1
 //!   client connections on the runtime's TCP), for every runtime.
@@ -81,6 +84,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+mod http1;
 pub mod io;
 mod page;
 pub mod runtime;

@@ -1,22 +1,20 @@
-//! The standalone HTTP server: a listener, HTTP/1.1 connections on hyper 1
-//! (keep-alive, header read timeout), and graceful shutdown.
+//! The standalone HTTP server: a listener, HTTP/1.1 connections (see
+//! [`http1`](crate::http1): keep-alive, read timeouts, lingering close), and
+//! graceful shutdown.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use futures_io::{AsyncRead, AsyncWrite};
-use hyper::server::conn::http1;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::config::{ConfigError, Settings};
-use crate::io::{HyperIo, HyperTimer};
+use crate::http1;
 use crate::runtime::{BoxStream, Listener, Runtime, with_deadline};
-use crate::service::{BoshService, HyperService, ShutdownHandle};
+use crate::service::{BoshService, ShutdownHandle};
 use crate::sync::{WaitGroup, WaitGuard};
 
 /// Why a [`Server`] could not start.
@@ -134,7 +132,7 @@ impl Server {
                 None => break,
                 Some(Ok((stream, peer))) => {
                     let guard = connections.enter();
-                    let fut = serve_connection(service.clone(), rt.clone(), stream, guard);
+                    let fut = serve_connection(service.clone(), stream, guard);
                     let span = tracing::debug_span!("http", %peer);
                     rt.spawn(Box::pin(fut.instrument(span)));
                 }
@@ -168,67 +166,7 @@ impl Server {
     }
 }
 
-async fn serve_connection(
-    service: BoshService,
-    rt: Arc<dyn Runtime>,
-    stream: BoxStream,
-    guard: WaitGuard,
-) {
-    let shared = service.shared().clone();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(HyperTimer::new(rt.clone()))
-        .header_read_timeout(shared.settings.header_read_timeout)
-        .keep_alive(true)
-        .half_close(false);
-    let mut conn = builder.serve_connection(HyperIo::new(stream), HyperService(service));
-    let mut stop = std::pin::pin!(shared.shutdown.wait());
-    let mut stopping = false;
-    let result = std::future::poll_fn(|cx| {
-        if !stopping && stop.as_mut().poll(cx).is_ready() {
-            stopping = true;
-            // Finish the request in progress, then close.
-            Pin::new(&mut conn).graceful_shutdown();
-        }
-        conn.poll_without_shutdown(cx)
-    })
-    .await;
-    match result {
-        Ok(()) => {
-            let io = conn.into_parts().io.into_inner();
-            close_gracefully(&*rt, io, shared.settings.close_drain_timeout).await;
-        }
-        Err(e) => debug!(error = %e, "connection ended with an error"),
-    }
+async fn serve_connection(service: BoshService, stream: BoxStream, guard: WaitGuard) {
+    http1::serve(service, stream).await;
     drop(guard);
-}
-
-/// Closes a connection the way RFC 9112 §9.6 asks of a server that may
-/// close while the client is still sending (after a 413 for a body it never
-/// read, or a `Connection: close` answer): first the write side only, then
-/// reading and discarding until the client closes too or `drain` has
-/// passed. Closing at once with unread bytes would make the kernel send a
-/// reset, which can erase the answer from the client's buffers before the
-/// client reads it. The time bounds the drain; nothing read is kept.
-async fn close_gracefully(rt: &dyn Runtime, mut io: BoxStream, drain: Duration) {
-    let closed = std::future::poll_fn(|cx| Pin::new(&mut io).poll_close(cx)).await;
-    if closed.is_err() || drain.is_zero() {
-        return;
-    }
-    let Some(deadline) = rt.now().checked_add(drain) else {
-        return;
-    };
-    let mut buf = [0u8; 4096];
-    let discard = std::future::poll_fn(|cx| {
-        loop {
-            match Pin::new(&mut io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Ready(Ok(_)) => {}
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    });
-    if with_deadline(rt, deadline, discard).await.is_none() {
-        debug!(?drain, "the client kept sending after the answer; closing");
-    }
 }

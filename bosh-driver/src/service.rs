@@ -38,8 +38,6 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::error::Error as StdError;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -67,6 +65,29 @@ use crate::sync::{Signal, WaitGroup};
 
 /// The methods the endpoint answers, for `Allow`.
 const ALLOW: &str = "GET, HEAD, POST, OPTIONS";
+
+/// What became of a `POST` body (step 3).
+#[derive(Debug)]
+pub(crate) enum BodyOutcome {
+    /// Read whole, within `max_body`.
+    Read(Bytes),
+    /// Longer than `max_body`: answered 413, connection closed.
+    TooLarge,
+    /// Badly framed (e.g. a broken chunk): answered 400, connection closed.
+    Invalid,
+    /// Not received within `body_read_timeout`: answered 408, connection
+    /// closed.
+    TimedOut,
+}
+
+/// The outcome of [`BoshService::begin`].
+#[derive(Debug)]
+pub(crate) enum Begin {
+    /// The whole answer; the body, if any, is not needed.
+    Answer(Response<Full<Bytes>>),
+    /// A `POST` to read and dispatch; its answer carries these headers.
+    Post(CorsHeaders),
+}
 
 /// State shared by the handler, the session tasks and the server.
 pub(crate) struct Shared {
@@ -251,6 +272,90 @@ impl BoshService {
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
+        let cors = match self.begin(&parts) {
+            Begin::Answer(response) => return response,
+            Begin::Post(cors) => cors,
+        };
+        // The request head is not kept while the request is held.
+        drop(parts);
+        let outcome = self.read_body(body).await;
+        self.post(cors, outcome).await
+    }
+
+    /// Steps 1 to 3 for a request head: the CORS decision, then either the
+    /// whole answer (preflight, wrong path, `GET`, `OPTIONS`, other methods,
+    /// a declared length over `max_body`) or, for a `POST` whose body is to
+    /// be read, the CORS headers its answer will carry.
+    pub(crate) fn begin(&self, parts: &http::request::Parts) -> Begin {
+        let cors = self.cors_headers(parts);
+        if let Some(status) = cors.1 {
+            return Begin::Answer(finish(plain(status, None, Bytes::new()), &cors.0));
+        }
+        let cors = cors.0;
+        if let Some(path) = &self.path
+            && parts.uri.path() != &**path
+        {
+            return Begin::Answer(finish(
+                plain(
+                    404,
+                    Some("text/plain; charset=utf-8"),
+                    Bytes::from_static(b"Not Found\n"),
+                ),
+                &cors,
+            ));
+        }
+        let response = match parts.method {
+            Method::POST => {
+                let max = self.shared.settings.max_body;
+                let declared = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if declared.is_some_and(|n| n > max as u64) {
+                    debug!(declared, max, "request body over the limit; refused unread");
+                    too_large()
+                } else {
+                    return Begin::Post(cors);
+                }
+            }
+            Method::GET | Method::HEAD => plain(
+                200,
+                Some("text/html; charset=utf-8"),
+                Bytes::from(endpoint_page(parts.uri.path())),
+            ),
+            Method::OPTIONS => with_allow(plain(200, None, Bytes::new())),
+            _ => with_allow(plain(
+                405,
+                Some("text/plain; charset=utf-8"),
+                Bytes::from_static(b"Method Not Allowed: BOSH clients POST to this URL\n"),
+            )),
+        };
+        Begin::Answer(finish(response, &cors))
+    }
+
+    /// An answer to a request the HTTP layer refuses (RFC 9112 framing
+    /// errors, an unmet `Expect`), with the request's CORS headers so that a
+    /// browser client can read it. The connection is closed after it.
+    pub(crate) fn refuse(
+        &self,
+        parts: &http::request::Parts,
+        status: u16,
+        why: &'static str,
+    ) -> Response<Full<Bytes>> {
+        let (cors, _) = self.cors_headers(parts);
+        let mut r = plain(
+            status,
+            Some("text/plain; charset=utf-8"),
+            Bytes::from(format!("{why}\n")),
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        finish(r, &cors)
+    }
+
+    /// The CORS decision's headers, and the status when it is a preflight.
+    fn cors_headers(&self, parts: &http::request::Parts) -> (CorsHeaders, Option<u16>) {
         let header = |name: &str| header_str(&parts.headers, name);
         let cors_request = CorsRequest {
             method: parts.method.as_str(),
@@ -265,54 +370,18 @@ impl BoshService {
         if let Some(reason) = decision.deny_reason() {
             debug!(origin = ?cors_request.origin, %reason, "CORS denied");
         }
-        let cors = decision.headers().clone();
-        if let Some(status) = decision.preflight_status() {
-            return finish(plain(status, None, Bytes::new()), &cors);
-        }
-        if let Some(path) = &self.path
-            && parts.uri.path() != &**path
-        {
-            return finish(
-                plain(
-                    404,
-                    Some("text/plain; charset=utf-8"),
-                    Bytes::from_static(b"Not Found\n"),
-                ),
-                &cors,
-            );
-        }
-        let response = match parts.method {
-            Method::POST => self.post(&parts.headers, body).await,
-            Method::GET | Method::HEAD => plain(
-                200,
-                Some("text/html; charset=utf-8"),
-                Bytes::from(endpoint_page(parts.uri.path())),
-            ),
-            Method::OPTIONS => with_allow(plain(200, None, Bytes::new())),
-            _ => with_allow(plain(
-                405,
-                Some("text/plain; charset=utf-8"),
-                Bytes::from_static(b"Method Not Allowed: BOSH clients POST to this URL\n"),
-            )),
-        };
-        finish(response, &cors)
+        (decision.headers().clone(), decision.preflight_status())
     }
 
-    async fn post<B>(&self, headers: &HeaderMap, body: B) -> Response<Full<Bytes>>
+    /// Reads a `POST` body from hyper (or any `http_body`), bounded by
+    /// `max_body` and `body_read_timeout`.
+    async fn read_body<B>(&self, body: B) -> BodyOutcome
     where
         B: HttpBody<Data = Bytes> + Send,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let shared = &self.shared;
         let max = shared.settings.max_body;
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max as u64) {
-            debug!(declared, max, "request body over the limit; refused unread");
-            return too_large();
-        }
         let rt = &shared.rt;
         let deadline = rt.now().checked_add(shared.settings.body_read_timeout);
         let collect = Limited::new(body, max).collect();
@@ -320,17 +389,42 @@ impl BoshService {
             Some(at) => with_deadline(&**rt, at, collect).await,
             None => Some(collect.await),
         };
-        let bytes = match collected {
-            Some(Ok(c)) => c.to_bytes(),
-            Some(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                debug!(max, "request body over the limit while reading");
-                return too_large();
-            }
+        match collected {
+            Some(Ok(c)) => BodyOutcome::Read(c.to_bytes()),
+            Some(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => BodyOutcome::TooLarge,
             Some(Err(e)) => {
                 debug!(error = %e, "request body could not be read");
-                return bosh(bad_request(400));
+                BodyOutcome::Invalid
             }
-            None => {
+            None => BodyOutcome::TimedOut,
+        }
+    }
+
+    /// Step 4: a `POST` whose body was read (or could not be), to its answer
+    /// with the CORS headers from [`begin`](Self::begin).
+    pub(crate) async fn post(&self, cors: CorsHeaders, body: BodyOutcome) -> Response<Full<Bytes>> {
+        let response = self.dispatch(body).await;
+        finish(response, &cors)
+    }
+
+    async fn dispatch(&self, body: BodyOutcome) -> Response<Full<Bytes>> {
+        let shared = &self.shared;
+        let bytes = match body {
+            BodyOutcome::Read(bytes) => bytes,
+            BodyOutcome::TooLarge => {
+                debug!(
+                    max = shared.settings.max_body,
+                    "request body over the limit while reading"
+                );
+                return too_large();
+            }
+            BodyOutcome::Invalid => {
+                let mut r = bosh(bad_request(400));
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
+            BodyOutcome::TimedOut => {
                 debug!("request body not received in time");
                 let mut r = bosh(bad_request(408));
                 r.headers_mut()
@@ -338,6 +432,7 @@ impl BoshService {
                 return r;
             }
         };
+        let rt = &shared.rt;
         if shared.shutdown.is_set() {
             return bosh(terminate(200, Condition::SystemShutdown));
         }
@@ -555,22 +650,6 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { Ok(this.handle(req).await) })
-    }
-}
-
-/// A `hyper::service::Service` view of a [`BoshService`], for
-/// `serve_connection`.
-#[derive(Debug, Clone)]
-pub(crate) struct HyperService(pub(crate) BoshService);
-
-impl hyper::service::Service<Request<hyper::body::Incoming>> for HyperService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
-        let this = self.0.clone();
         Box::pin(async move { Ok(this.handle(req).await) })
     }
 }

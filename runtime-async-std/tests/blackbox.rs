@@ -15,3 +15,5 @@ mod support;
 mod cli;
 #[path = "../../blackbox/http.rs"]
 mod http;
+#[path = "../../blackbox/http11.rs"]
+mod http11;
