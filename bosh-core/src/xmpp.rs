@@ -656,6 +656,12 @@ impl StreamFramer {
                     self.begin_new_stream();
                 }
                 if self.buf.is_empty() {
+                    // Nothing unfinished: let the buffer go, so that an idle
+                    // stream holds no memory (the elements handed out keep
+                    // their bytes alive only as long as they live).
+                    if self.buf.capacity() > 0 {
+                        self.buf = BytesMut::new();
+                    }
                     return Ok(None);
                 }
                 match self.begin_construct()? {
@@ -1924,5 +1930,26 @@ mod tests {
             check_text(b"ab\x01", 10),
             Err(FramingError::InvalidChar { position: 12 })
         );
+    }
+
+    #[test]
+    fn an_idle_framer_keeps_no_buffer() {
+        let mut f = StreamFramer::new(FramerLimits::DEFAULT);
+        f.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='1' version='1.0'>");
+        f.feed(b"<message><body>hi</body></message> <presence/>");
+        let mut events = 0;
+        while let Some(_event) = f.next_event().unwrap() {
+            events += 1;
+        }
+        assert_eq!(events, 3, "header, message, presence");
+        assert_eq!(f.buf.capacity(), 0, "nothing unfinished, nothing kept");
+        // An unfinished element is kept, and only that.
+        f.feed(b"<message><bo");
+        assert!(f.next_event().unwrap().is_none());
+        assert!(f.buf.capacity() > 0);
+        f.feed(b"dy/></message>");
+        assert!(f.next_event().unwrap().is_some());
+        assert!(f.next_event().unwrap().is_none());
+        assert_eq!(f.buf.capacity(), 0);
     }
 }

@@ -192,7 +192,7 @@ impl Conn {
         limits: &Limits,
         mut stop: Pin<&mut (impl Future<Output = ()> + ?Sized)>,
         stopped: &mut bool,
-    ) -> Result<Head, HeadEnd> {
+    ) -> Result<Box<Head>, HeadEnd> {
         loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf, limits.max_headers) {
@@ -330,10 +330,9 @@ impl Conn {
     /// closes it first. Bytes that arrive meanwhile (a pipelined request)
     /// are kept, up to `max_keep`; after that the connection is not read
     /// until the answer is written.
-    async fn hold<F: Future>(&mut self, fut: F, max_keep: usize) -> Option<F::Output> {
-        let mut fut = pin!(fut);
+    async fn hold<F: Future + Unpin>(&mut self, mut fut: F, max_keep: usize) -> Option<F::Output> {
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            if let Poll::Ready(out) = Pin::new(&mut fut).poll(cx) {
                 return Poll::Ready(Some(out));
             }
             while self.buf.len() < max_keep {
@@ -372,14 +371,51 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopped = false;
     loop {
-        let head = match with_deadline(
+        let head = with_deadline(
             &*rt,
             deadline(&*rt, limits.header_read_timeout),
             conn.read_head(&limits, stop.as_mut(), &mut stopped),
         )
-        .await
-        {
-            Some(Ok(head)) => head,
+        .await;
+        let (bytes, close) = match head {
+            Some(Ok(head)) => {
+                let head_only = head.parts.method == Method::HEAD;
+                let keep_alive_10 = head.persistent && head.parts.version == Version::HTTP_10;
+                let mut close = !head.persistent;
+                let response = match service.begin(&head.parts) {
+                    Begin::Answer(response) => {
+                        // The body, if any, is not read: the connection
+                        // cannot be reused after the answer.
+                        close |= head.framing != Framing::None;
+                        response
+                    }
+                    Begin::Post(cors) => {
+                        let (framing, expect_continue) = (head.framing, head.expect_continue);
+                        drop(head);
+                        let exchange =
+                            post(&service, &mut conn, &limits, cors, framing, expect_continue);
+                        match exchange.await {
+                            Some((response, body_read)) => {
+                                close |= !body_read;
+                                response
+                            }
+                            None => return,
+                        }
+                    }
+                };
+                close |= stopped || shared.shutdown.is_set() || asks_close(response.headers());
+                let how = if close {
+                    Close::Yes
+                } else if keep_alive_10 {
+                    Close::KeepAlive10
+                } else {
+                    Close::No
+                };
+                (
+                    serialize(response, head_only, how, SystemTime::now()),
+                    close,
+                )
+            }
             Some(Err(HeadEnd::Idle)) => break,
             Some(Err(HeadEnd::Broken)) => {
                 debug!("connection closed or failed in a request head");
@@ -396,90 +432,117 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
                         service.refuse(&parts, status.as_u16(), why)
                     }
                 };
-                let _ = answer(&mut conn, &*rt, &limits, response, false, Close::Yes).await;
+                (
+                    serialize(response, false, Close::Yes, SystemTime::now()),
+                    true,
+                )
+            }
+            None if conn.buf.is_empty() => {
+                debug!("idle connection closed after header_read_timeout");
                 break;
             }
             None => {
-                if conn.buf.is_empty() {
-                    debug!("idle connection closed after header_read_timeout");
-                } else {
-                    debug!("request head not received within header_read_timeout");
-                    let response = raw_refusal(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request head not received in time",
-                    );
-                    let _ = answer(&mut conn, &*rt, &limits, response, false, Close::Yes).await;
-                }
-                break;
-            }
-        };
-        let head_only = head.parts.method == Method::HEAD;
-        let keep_alive_10 = head.persistent && head.parts.version == Version::HTTP_10;
-        let mut close = !head.persistent;
-        let response = match service.begin(&head.parts) {
-            Begin::Answer(response) => {
-                // The body, if any, is not read: the connection cannot be
-                // reused after the answer.
-                close |= head.framing != Framing::None;
-                response
-            }
-            Begin::Post(cors) => {
-                if head.expect_continue
-                    && conn
-                        .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
-                let read = with_deadline(
-                    &*rt,
-                    deadline(&*rt, limits.body_read_timeout),
-                    conn.read_body(head.framing, &limits),
+                debug!("request head not received within header_read_timeout");
+                let response = raw_refusal(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request head not received in time",
+                );
+                (
+                    serialize(response, false, Close::Yes, SystemTime::now()),
+                    true,
                 )
-                .await;
-                let outcome = match read {
-                    Some(Ok(bytes)) => BodyOutcome::Read(bytes),
-                    Some(Err(BodyEnd::TooLarge)) => BodyOutcome::TooLarge,
-                    Some(Err(BodyEnd::Invalid)) => BodyOutcome::Invalid,
-                    Some(Err(BodyEnd::Broken)) => {
-                        debug!("connection closed or failed in a request body");
-                        return;
-                    }
-                    None => BodyOutcome::TimedOut,
-                };
-                close |= !matches!(outcome, BodyOutcome::Read(_));
-                drop(head);
-                match conn
-                    .hold(service.post(cors, outcome), limits.max_header_bytes)
-                    .await
-                {
-                    Some(response) => response,
-                    None => {
-                        debug!("the client closed its connection before the answer");
-                        return;
-                    }
-                }
             }
         };
-        close |= stopped || shared.shutdown.is_set() || asks_close(response.headers());
-        let how = if close {
-            Close::Yes
-        } else if keep_alive_10 {
-            Close::KeepAlive10
-        } else {
-            Close::No
-        };
-        match answer(&mut conn, &*rt, &limits, response, head_only, how).await {
-            Ok(()) if !close => {}
-            Ok(()) => break,
-            Err(e) => {
+        let written = with_deadline(
+            &*rt,
+            deadline(&*rt, limits.body_read_timeout),
+            conn.write_all(&bytes),
+        )
+        .await;
+        drop(bytes);
+        match written {
+            Some(Ok(())) if close => break,
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
                 debug!(error = %e, "answer not written");
+                return;
+            }
+            None => {
+                debug!("the client did not read its answer within body_read_timeout");
                 return;
             }
         }
     }
-    close_gracefully(&*rt, conn.io, limits.close_drain_timeout).await;
+    Box::pin(close_gracefully(&*rt, conn.io, limits.close_drain_timeout)).await;
+}
+
+/// A `POST` after its head: its body read, then held until the service
+/// answers. Returns the answer and whether the body was read whole (if not,
+/// the connection closes after the answer); `None` if the client went away.
+///
+/// The body reading and the service's future are boxed: this future, and
+/// the connection's, then stay small while a request is held.
+async fn post(
+    service: &BoshService,
+    conn: &mut Conn,
+    limits: &Limits,
+    cors: cors_core::CorsHeaders,
+    framing: Framing,
+    expect_continue: bool,
+) -> Option<(Response<Full<Bytes>>, bool)> {
+    let outcome = Box::pin(read_post_body(
+        service,
+        conn,
+        limits,
+        framing,
+        expect_continue,
+    ))
+    .await?;
+    let body_read = matches!(outcome, BodyOutcome::Read(_));
+    let answer = Box::pin(service.post(cors, outcome));
+    match conn.hold(answer, limits.max_header_bytes).await {
+        Some(response) => Some((response, body_read)),
+        None => {
+            debug!("the client closed its connection before the answer");
+            None
+        }
+    }
+}
+
+/// Reads a `POST` body within `body_read_timeout`, after the interim
+/// answer to `Expect: 100-continue`. `None` if the client went away.
+async fn read_post_body(
+    service: &BoshService,
+    conn: &mut Conn,
+    limits: &Limits,
+    framing: Framing,
+    expect_continue: bool,
+) -> Option<BodyOutcome> {
+    let rt = &*service.shared().rt;
+    if expect_continue
+        && conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return None;
+    }
+    let read = with_deadline(
+        rt,
+        deadline(rt, limits.body_read_timeout),
+        conn.read_body(framing, limits),
+    )
+    .await;
+    match read {
+        Some(Ok(bytes)) => Some(BodyOutcome::Read(bytes)),
+        Some(Err(BodyEnd::TooLarge)) => Some(BodyOutcome::TooLarge),
+        Some(Err(BodyEnd::Invalid)) => Some(BodyOutcome::Invalid),
+        Some(Err(BodyEnd::Broken)) => {
+            debug!("connection closed or failed in a request body");
+            None
+        }
+        None => Some(BodyOutcome::TimedOut),
+    }
 }
 
 /// What the answer says about the connection.
@@ -493,38 +556,13 @@ enum Close {
     Yes,
 }
 
-/// Writes `response` within `body_read_timeout`.
-async fn answer(
-    conn: &mut Conn,
-    rt: &dyn Runtime,
-    limits: &Limits,
-    response: Response<Full<Bytes>>,
-    head_only: bool,
-    close: Close,
-) -> io::Result<()> {
-    let bytes = serialize(response, head_only, close, SystemTime::now());
-    match with_deadline(
-        rt,
-        deadline(rt, limits.body_read_timeout),
-        conn.write_all(&bytes),
-    )
-    .await
-    {
-        Some(result) => result,
-        None => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the client did not read the answer within body_read_timeout",
-        )),
-    }
-}
-
 fn deadline(rt: &dyn Runtime, after: Duration) -> Instant {
     let now = rt.now();
     now.checked_add(after).unwrap_or(now)
 }
 
 /// Parses a head from the start of `buf`: `None` if it is not complete.
-fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<(Head, usize)>, Refusal> {
+fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<(Box<Head>, usize)>, Refusal> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
     let mut req = httparse::Request::new(&mut storage[..max_headers.min(MAX_HEADERS_CAP)]);
     let len = match req.parse(buf) {
@@ -573,14 +611,15 @@ fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<(Head, usize)>, R
 }
 
 /// The checks of RFC 9112 §3.2, §6 and RFC 9110 §10.1.1 on a parsed head.
-fn check_head(parts: Parts) -> Result<Head, Refusal> {
+fn check_head(parts: Parts) -> Result<Box<Head>, Refusal> {
     match check_fields(&parts) {
-        Ok((framing, persistent, expect_continue)) => Ok(Head {
+        // Boxed: the connection's future then keeps a pointer, not the head.
+        Ok((framing, persistent, expect_continue)) => Ok(Box::new(Head {
             parts,
             framing,
             persistent,
             expect_continue,
-        }),
+        })),
         Err((status, why)) => Err(Refusal::Parsed(Box::new(parts), status, why)),
     }
 }
@@ -765,8 +804,9 @@ pub(crate) async fn close_gracefully(rt: &dyn Runtime, mut io: BoxStream, drain:
     let Some(deadline) = rt.now().checked_add(drain) else {
         return;
     };
-    let mut buf = [0u8; 4096];
     let discard = std::future::poll_fn(|cx| {
+        // On the stack of each poll, not in the connection's future.
+        let mut buf = [0u8; 4096];
         loop {
             match Pin::new(&mut io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
@@ -784,7 +824,7 @@ pub(crate) async fn close_gracefully(rt: &dyn Runtime, mut io: BoxStream, drain:
 mod tests {
     use super::*;
 
-    fn head(raw: &str) -> Result<Head, Refusal> {
+    fn head(raw: &str) -> Result<Box<Head>, Refusal> {
         match parse_head(raw.as_bytes(), 100) {
             Ok(Some((head, len))) => {
                 assert_eq!(len, raw.len());
@@ -795,7 +835,7 @@ mod tests {
         }
     }
 
-    fn status(r: Result<Head, Refusal>) -> u16 {
+    fn status(r: Result<Box<Head>, Refusal>) -> u16 {
         match r {
             Ok(_) => 0,
             Err(Refusal::Raw(s, _) | Refusal::Parsed(_, s, _)) => s.as_u16(),
@@ -923,5 +963,89 @@ mod tests {
             out.ends_with(b"connection: keep-alive\r\n\r\n"),
             "HEAD has no body"
         );
+    }
+
+    /// A runtime and a stream that are never run, only sized.
+    #[derive(Debug)]
+    struct NoRuntime;
+
+    impl Runtime for NoRuntime {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn timer(&self, _: Instant) -> Pin<Box<dyn crate::Timer>> {
+            unreachable!("only sized")
+        }
+        fn spawn(&self, _: crate::BoxFuture<'static, ()>) {}
+        fn connect_tcp(&self, _: &str, _: u16) -> crate::BoxFuture<'static, io::Result<BoxStream>> {
+            unreachable!("only sized")
+        }
+        fn bind_tcp(
+            &self,
+            _: std::net::SocketAddr,
+        ) -> crate::BoxFuture<'static, io::Result<Box<dyn crate::Listener>>> {
+            unreachable!("only sized")
+        }
+    }
+
+    struct NoStream;
+
+    impl AsyncRead for NoStream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for NoStream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// What an idle session costs is mostly the futures of its tasks: the
+    /// HTTP connection holding its long-poll, the session task and the
+    /// upstream task. Each holds its large state behind a box (an `async fn`
+    /// keeps its arguments apart from the locals they move into, and keeps
+    /// many locals apart from each other), and these bounds catch a change
+    /// that puts a large value back inline (benches/LOAD.md has the
+    /// measurements; the sizes were 624, 192, 72, 64 and 368 bytes).
+    #[test]
+    fn idle_session_futures_stay_small() {
+        let settings = crate::Config::default().validate().unwrap();
+        let service = BoshService::new(std::sync::Arc::new(NoRuntime), settings).unwrap();
+        let serve_size = std::mem::size_of_val(&serve(service.clone(), Box::new(NoStream)));
+        assert!(serve_size <= 768, "connection future: {serve_size} bytes");
+        let mut conn = Conn {
+            io: Box::new(NoStream),
+            buf: Vec::new(),
+        };
+        let limits = Limits::of(service.settings());
+        let cors = cors_core::CorsHeaders::default();
+        let exchange = post(&service, &mut conn, &limits, cors, Framing::None, false);
+        let post_size = std::mem::size_of_val(&exchange);
+        drop(exchange);
+        assert!(post_size <= 256, "POST exchange future: {post_size} bytes");
+        let answer =
+            Box::pin(service.post(cors_core::CorsHeaders::default(), BodyOutcome::TimedOut));
+        let hold = conn.hold(answer, 0);
+        let hold_size = std::mem::size_of_val(&hold);
+        assert!(hold_size <= 128, "hold future: {hold_size} bytes");
+        let (session, upstream) = crate::session::task_future_sizes();
+        assert!(session <= 128, "session task future: {session} bytes");
+        assert!(upstream <= 512, "upstream task future: {upstream} bytes");
     }
 }

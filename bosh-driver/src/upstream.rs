@@ -249,15 +249,27 @@ const READS_PER_WAKE: usize = 16;
 /// that reads: large enough for most stanzas, small enough to zero cheaply.
 const READ_BUF: usize = 8 * 1024;
 
+/// What [`run_upstream`] starts from.
+pub(crate) struct UpstreamStart {
+    pub(crate) rt: Arc<dyn Runtime>,
+    pub(crate) params: OpenParams,
+    pub(crate) limits: ConnLimits,
+    pub(crate) commands: UnboundedReceiver<UpstreamCmd>,
+    pub(crate) events: UnboundedSender<SessionMsg>,
+}
+
 /// Connects, opens the stream, then relays until the stream ends. Every
 /// failure is reported to the session as [`UpstreamEvent::Closed`].
-pub(crate) async fn run_upstream(
-    rt: Arc<dyn Runtime>,
-    params: OpenParams,
-    limits: ConnLimits,
-    commands: UnboundedReceiver<UpstreamCmd>,
-    events: UnboundedSender<SessionMsg>,
-) {
+pub(crate) async fn run_upstream(start: Box<UpstreamStart>) {
+    // One boxed argument: an `async fn` future keeps its arguments for its
+    // whole life, beside the locals they are moved into.
+    let UpstreamStart {
+        rt,
+        params,
+        limits,
+        commands,
+        events,
+    } = *start;
     let stream = params.stream;
     let report_closed = |events: &UnboundedSender<SessionMsg>| {
         let _ = events.unbounded_send(SessionMsg::Upstream {
@@ -285,7 +297,9 @@ pub(crate) async fn run_upstream(
         }
     };
     debug!(stream = stream.0, upstream = %params.address, "upstream connected");
-    let mut conn = Conn {
+    // Boxed: the future of this `async fn` then holds a pointer, not a
+    // second copy of everything the connection owns.
+    let mut conn = Box::new(Conn {
         io,
         framer: StreamFramer::new(limits.framer),
         out: Vec::new(),
@@ -298,13 +312,13 @@ pub(crate) async fn run_upstream(
         rt: rt.clone(),
         max_write_buffer: limits.max_write_buffer,
         params,
+    });
+    let header = {
+        let p = &conn.params;
+        let (to, from, lang) = (p.to.clone(), p.from.clone(), p.xml_lang.clone());
+        conn.write_header(Some(&to), from.as_deref(), lang.as_deref())
     };
-    let header = conn.params.clone();
-    if let Err(e) = conn.write_header(
-        Some(&header.to),
-        header.from.as_deref(),
-        header.xml_lang.as_deref(),
-    ) {
+    if let Err(e) = header {
         warn!(stream = stream.0, error = %e, "cannot write the stream header");
         report_closed(&conn.events);
         return;
@@ -425,7 +439,8 @@ impl Conn {
             self.written = 0;
         }
         if self.written == self.out.len() && !self.out.is_empty() {
-            self.out.clear();
+            // All written: an idle connection keeps no write buffer.
+            self.out = Vec::new();
             self.written = 0;
             if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
                 return Poll::Ready(End::Lost(format!("flush failed: {e}")));

@@ -312,7 +312,12 @@ impl ServerSession {
     /// The next output, if any. Drain until `None` after every input.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() && self.out.capacity() > 0 {
+            // Drained: an idle session keeps no output queue.
+            self.out = VecDeque::new();
+        }
+        next
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
@@ -955,6 +960,7 @@ impl ServerSession {
         let wait = Duration::from_secs(u64::from(self.wait));
         // In rid order: a late rid (R14.2-5) goes before the newer ones.
         let at = self.held.partition_point(|h| h.rid <= rid);
+        reserve_small(&mut self.held);
         self.held.insert(
             at,
             Held {
@@ -996,6 +1002,10 @@ impl ServerSession {
         let secret: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
         let mut name = crate::keys::key_hash(&format!("{secret}:{}:{}", self.sid, id.0));
         name.truncate(20);
+        if self.streams.len() == self.streams.capacity() && self.streams.len() < SMALL {
+            // Almost every session has one stream.
+            self.streams.reserve_exact(1);
+        }
         self.streams.push(Stream {
             id,
             name,
@@ -1267,6 +1277,7 @@ impl ServerSession {
 
     fn cache(&mut self, rid: u64, body: Bytes, now: Instant) {
         self.last_answered = self.last_answered.max(rid);
+        reserve_small(&mut self.replay);
         self.replay.push_back(Cached {
             rid,
             body,
@@ -1535,5 +1546,15 @@ pub fn error_response(
         status: 200,
         content_type: content_type.to_owned(),
         body: Bytes::from(out),
+    }
+}
+/// Below this many entries, the per-session queues grow one slot at a time
+/// (`hold` and `requests` are small; an idle session should not carry
+/// three empty slots in each queue).
+const SMALL: usize = 4;
+
+fn reserve_small<T>(q: &mut VecDeque<T>) {
+    if q.len() == q.capacity() && q.len() < SMALL {
+        q.reserve_exact(1);
     }
 }
