@@ -323,3 +323,14 @@ fn a_held_request_survives_an_idle_connection_timeout() {
         start.elapsed()
     );
 }
+
+#[test]
+fn rfc9112_2_2_a_head_sent_a_byte_at_a_time_is_answered() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let mut stream = connect(cm.addr);
+    for byte in b"GET /http-bind HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n" {
+        send(&mut stream, &[*byte]);
+    }
+    assert_eq!(read_response(&mut stream).status, 200);
+}

@@ -19,11 +19,14 @@
 //!   limit are refused before they are read whole. It is also a
 //!   [`tower_service::Service`], so an axum or hyper application can mount
 //!   BOSH at a path of its own.
-//! - A task per session that owns its [`bosh_core::server::ServerSession`],
-//!   drains it after every input and arms one timer at `poll_timeout()`; a
-//!   client that goes away mid-request is reported as an abort.
+//! - A task per session that owns its [`bosh_core::server::ServerSession`]
+//!   and its upstream connections, drains the core after every input and
+//!   arms one timer at `poll_timeout()`; a client that goes away mid-request
+//!   is reported as an abort.
 //! - The upstream ([`upstream`]): one TCP connection per stream to the XMPP
-//!   server, framed by [`bosh_core::xmpp`], to addresses decided only by the
+//!   server, polled by the session's task (no task or channel between the
+//!   core and the server), framed by [`bosh_core::xmpp`], to addresses
+//!   decided only by the
 //!   configuration ([`UpstreamPolicy`]): the connection manager is never an
 //!   open proxy.
 //! - [`Server`]: the listener, HTTP/1.1 connections of its own (RFC 9112:
@@ -75,7 +78,8 @@
 //!
 //! # Logging
 //!
-//! Everything logs through `tracing`. Session and upstream tasks run inside
+//! Everything logs through `tracing`. Session tasks (and the tasks that
+//! finish closing an ended session's upstream connections) run inside
 //! a `session` span carrying the `sid` field, so every line they emit names
 //! its session.
 #![forbid(unsafe_code)]

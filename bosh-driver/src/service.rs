@@ -489,7 +489,7 @@ impl BoshService {
                     let guard = shared.sessions.enter();
                     drop(reg);
                     let (reply, reply_rx) = oneshot::channel();
-                    spawn_session(shared.clone(), session, id, reply, tx.clone(), rx, guard);
+                    spawn_session(shared.clone(), session, id, reply, rx, guard);
                     (reply_rx, tx, Sid::from(sid))
                 }
             }

@@ -1,9 +1,13 @@
-//! The task that owns one [`ServerSession`].
+//! The task that owns one [`ServerSession`] and its upstream connections.
 //!
-//! Every input (a request, an abort, an upstream event, a timer, shutdown)
-//! arrives as one message; after each, the task drains `poll_output()` until
-//! `None`, then arms its one timer at `poll_timeout()` (checking the clock
-//! first, so an elapsed deadline is handled without a timer round trip).
+//! Every input (a request, an abort, a timer, shutdown) arrives as one
+//! message, and the task polls its upstream connections itself (their
+//! writes, then their reads, framed into events); after each input, the
+//! task drains `poll_output()` until `None` (what it asks of an upstream is
+//! applied to that connection at once), then arms its one timer at
+//! `poll_timeout()` (checking the clock first, so an elapsed deadline is
+//! handled without a timer round trip). A stanza thus goes from the server
+//! to the held request's handler through one task, not two.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -16,7 +20,7 @@ use bosh_core::server::{
     Output, RequestId, Response, ServerSession, SessionEvent, StreamId, UpstreamCommand,
     UpstreamEvent,
 };
-use futures_channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use futures_channel::mpsc::UnboundedReceiver;
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use tracing::{Instrument, debug, info, trace, warn};
@@ -24,7 +28,7 @@ use tracing::{Instrument, debug, info, trace, warn};
 use crate::runtime::Timer;
 use crate::service::Shared;
 use crate::sync::WaitGuard;
-use crate::upstream::{OpenParams, UpstreamCmd, UpstreamStart, Upstreams, run_upstream};
+use crate::upstream::{Conn, End, OpenParams, finish_closing};
 
 /// One input for a session task.
 #[derive(Debug)]
@@ -37,11 +41,6 @@ pub(crate) enum SessionMsg {
     },
     /// The HTTP request `id` went away before its answer.
     Aborted(RequestId),
-    /// Something from the upstream connection of `stream`.
-    Upstream {
-        stream: StreamId,
-        event: UpstreamEvent,
-    },
     /// The connection manager is shutting down.
     Shutdown,
 }
@@ -53,7 +52,6 @@ pub(crate) fn spawn_session(
     session: ServerSession,
     first: RequestId,
     reply: oneshot::Sender<Response>,
-    tx: UnboundedSender<SessionMsg>,
     rx: UnboundedReceiver<SessionMsg>,
     guard: WaitGuard,
 ) {
@@ -68,9 +66,9 @@ pub(crate) fn spawn_session(
         shared: shared.clone(),
         session,
         pending,
-        tx,
         rx,
-        upstreams: Upstreams::default(),
+        upstreams: Vec::new(),
+        upstream_events: VecDeque::new(),
         refused: VecDeque::new(),
         timer: None,
         armed: false,
@@ -86,10 +84,12 @@ struct SessionTask {
     session: ServerSession,
     /// Requests the core has not answered yet.
     pending: HashMap<RequestId, oneshot::Sender<Response>>,
-    /// Our own sender, handed to upstream tasks.
-    tx: UnboundedSender<SessionMsg>,
     rx: UnboundedReceiver<SessionMsg>,
-    upstreams: Upstreams,
+    /// The session's upstream connections (one per stream), polled by this
+    /// task: no task or channel between the core and the XMPP server.
+    upstreams: Vec<Conn>,
+    /// Events read from the upstreams, for the core.
+    upstream_events: VecDeque<(StreamId, UpstreamEvent)>,
     /// Streams refused by the upstream policy while draining, reported to
     /// the core after the drain.
     refused: VecDeque<(StreamId, Condition)>,
@@ -103,6 +103,7 @@ struct SessionTask {
 enum Wake {
     Msg(Option<SessionMsg>),
     Timer,
+    Upstream,
 }
 
 impl SessionTask {
@@ -138,8 +139,15 @@ impl SessionTask {
                 None => self.armed = false,
             }
             let wake = std::future::poll_fn(|cx| {
+                // Upstreams first (their writes go out, their reads are
+                // framed); their events wait in `upstream_events`, which
+                // is handled after any message, so neither side starves.
+                self.poll_upstreams(cx);
                 if let Poll::Ready(msg) = self.rx.poll_next_unpin(cx) {
                     return Poll::Ready(Wake::Msg(msg));
+                }
+                if !self.upstream_events.is_empty() {
+                    return Poll::Ready(Wake::Upstream);
                 }
                 if self.armed
                     && let Some(t) = &mut self.timer
@@ -152,6 +160,7 @@ impl SessionTask {
             .await;
             let now = self.shared.rt.now();
             match wake {
+                Wake::Upstream => {}
                 Wake::Timer => {
                     self.armed = false;
                     self.session.handle_timeout(now);
@@ -176,17 +185,65 @@ impl SessionTask {
                         self.session.handle_request_aborted(now, id);
                     }
                 }
-                Wake::Msg(Some(SessionMsg::Upstream { stream, event })) => {
-                    trace!(stream = stream.0, ?event, "upstream event");
-                    self.session.handle_upstream(now, stream, event);
-                }
+            }
+            while let Some((stream, event)) = self.upstream_events.pop_front() {
+                trace!(stream = stream.0, ?event, "upstream event");
+                self.session.handle_upstream(now, stream, event);
             }
         }
         self.shared.forget_session(self.session.sid());
         // Answers still pending (none in practice) are dropped: their
-        // handlers answer `item-not-found`. Dropping `upstreams` closes the
-        // remaining upstream connections.
+        // handlers answer `item-not-found`. Upstream connections still open
+        // are closed on tasks of their own (tracked for shutdown).
+        for conn in self.upstreams.drain(..) {
+            let guard = self.shared.upstream_tasks.enter();
+            let span = tracing::Span::current();
+            self.shared.rt.spawn(Box::pin(
+                async move {
+                    finish_closing(Box::new(conn)).await;
+                    drop(guard);
+                }
+                .instrument(span),
+            ));
+        }
         info!("session closed");
+    }
+
+    /// Polls every upstream connection once: their events are queued in
+    /// `upstream_events`; one that ended is removed (and, if it was lost,
+    /// the core is told `Closed`).
+    fn poll_upstreams(&mut self, cx: &mut std::task::Context<'_>) {
+        let mut i = 0;
+        while i < self.upstreams.len() {
+            match self.upstreams[i].poll(cx, &mut self.upstream_events) {
+                Poll::Pending => i += 1,
+                Poll::Ready(end) => {
+                    let conn = self.upstreams.swap_remove(i);
+                    let stream = conn.stream();
+                    match end {
+                        End::Closed => debug!(stream = stream.0, "upstream closed"),
+                        End::Lost(reason) => {
+                            info!(stream = stream.0, %reason, "upstream connection ended");
+                            self.upstream_events
+                                .push_back((stream, UpstreamEvent::Closed));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn conn(&mut self, stream: StreamId) -> Option<&mut Conn> {
+        self.upstreams.iter_mut().find(|c| c.stream() == stream)
+    }
+
+    /// The connection of `stream` failed outside a poll: dropped, and the
+    /// core told.
+    fn lose(&mut self, stream: StreamId, reason: &str) {
+        warn!(stream = stream.0, reason, "upstream connection dropped");
+        self.upstreams.retain(|c| c.stream() != stream);
+        self.upstream_events
+            .push_back((stream, UpstreamEvent::Closed));
     }
 
     fn drain(&mut self) {
@@ -241,39 +298,31 @@ impl SessionTask {
                     xml_lang,
                     version: OpenParams::version_of(version),
                 };
-                let (ctx, crx) = mpsc::unbounded();
-                self.upstreams.insert(stream, ctx);
-                let rt = self.shared.rt.clone();
-                let guard = self.shared.upstream_tasks.enter();
                 let limits = settings.conn_limits();
-                let events = self.tx.clone();
-                let span = tracing::Span::current();
-                self.shared.rt.spawn(Box::pin(
-                    async move {
-                        run_upstream(Box::new(UpstreamStart {
-                            rt,
-                            params,
-                            limits,
-                            commands: crx,
-                            events,
-                        }))
-                        .await;
-                        drop(guard);
+                match Conn::open(self.shared.rt.clone(), params, &limits) {
+                    Ok(conn) => {
+                        // Almost every session has one stream.
+                        self.upstreams.reserve_exact(1);
+                        self.upstreams.push(conn);
                     }
-                    .instrument(span),
-                ));
+                    Err(e) => self.lose(stream, &format!("cannot write the stream header: {e}")),
+                }
             }
             UpstreamCommand::Restart {
                 stream,
                 to,
                 from,
                 xml_lang,
-                // The upstream task keeps the version it opened with.
+                // The connection keeps the version it opened with.
                 version: _,
             } => {
                 debug!(stream = stream.0, "stream restart");
-                self.upstreams
-                    .send(stream, UpstreamCmd::Restart { to, from, xml_lang });
+                let restarted = self
+                    .conn(stream)
+                    .map(|c| c.restart(to.as_deref(), from.as_deref(), xml_lang.as_deref()));
+                if let Some(Err(e)) = restarted {
+                    self.lose(stream, &format!("restart header refused: {e}"));
+                }
             }
             UpstreamCommand::Deliver { stream, elements } => {
                 trace!(
@@ -281,25 +330,26 @@ impl SessionTask {
                     elements = elements.len(),
                     "deliver upstream"
                 );
-                self.upstreams.send(stream, UpstreamCmd::Deliver(elements));
+                if let Some(c) = self.conn(stream) {
+                    c.deliver(elements);
+                }
             }
             UpstreamCommand::Close { stream } => {
                 debug!(stream = stream.0, "closing upstream stream");
-                self.upstreams.send(stream, UpstreamCmd::Close);
+                if let Some(c) = self.conn(stream) {
+                    c.close();
+                }
             }
         }
     }
 }
 
-/// The sizes of a session task's future and of an upstream task's future
-/// (never run): see `http1::tests::idle_session_futures_stay_small`.
+/// The size of a session task's future (never run): see
+/// `http1::tests::idle_session_futures_stay_small`.
 #[cfg(test)]
-pub(crate) fn task_future_sizes() -> (usize, usize) {
+pub(crate) fn task_future_size() -> usize {
     fn size_of_future<A, F: std::future::Future>(_: fn(A) -> F) -> usize {
         std::mem::size_of::<F>()
     }
-    (
-        size_of_future(SessionTask::run),
-        size_of_future(run_upstream),
-    )
+    size_of_future(SessionTask::run)
 }

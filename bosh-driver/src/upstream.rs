@@ -10,8 +10,9 @@
 //! malformed, with `host-unknown` when `to` or `route` names a target the
 //! configuration does not list (XEP-0124 §17.2).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::io;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,13 +24,10 @@ use bosh_core::body::Version;
 use bosh_core::server::{StreamId, UpstreamEvent};
 use bosh_core::xmpp::{FramerLimits, StreamEvent, StreamFramer, StreamHeader, write_stream_close};
 use bytes::Bytes;
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_util::StreamExt;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
-use crate::runtime::{BoxStream, Runtime, Timer, with_deadline};
-use crate::session::SessionMsg;
+use crate::runtime::{BoxFuture, BoxStream, Runtime, Timer};
 
 /// A `host:port` pair; an IPv6 host is written in brackets (`[::1]:5222`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -196,18 +194,6 @@ fn parse_route(route: &str) -> Option<HostPort> {
 // The connection task
 // ---------------------------------------------------------------------------
 
-/// What the session task asks of one upstream connection.
-#[derive(Debug)]
-pub(crate) enum UpstreamCmd {
-    Deliver(Vec<Bytes>),
-    Restart {
-        to: Option<String>,
-        from: Option<String>,
-        xml_lang: Option<String>,
-    },
-    Close,
-}
-
 /// The stream header values of one upstream stream.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenParams {
@@ -249,108 +235,39 @@ const READS_PER_WAKE: usize = 16;
 /// that reads: large enough for most stanzas, small enough to zero cheaply.
 const READ_BUF: usize = 8 * 1024;
 
-/// What [`run_upstream`] starts from.
-pub(crate) struct UpstreamStart {
-    pub(crate) rt: Arc<dyn Runtime>,
-    pub(crate) params: OpenParams,
-    pub(crate) limits: ConnLimits,
-    pub(crate) commands: UnboundedReceiver<UpstreamCmd>,
-    pub(crate) events: UnboundedSender<SessionMsg>,
-}
-
-/// Connects, opens the stream, then relays until the stream ends. Every
-/// failure is reported to the session as [`UpstreamEvent::Closed`].
-pub(crate) async fn run_upstream(start: Box<UpstreamStart>) {
-    // One boxed argument: an `async fn` future keeps its arguments for its
-    // whole life, beside the locals they are moved into.
-    let UpstreamStart {
-        rt,
-        params,
-        limits,
-        commands,
-        events,
-    } = *start;
-    let stream = params.stream;
-    let report_closed = |events: &UnboundedSender<SessionMsg>| {
-        let _ = events.unbounded_send(SessionMsg::Upstream {
-            stream,
-            event: UpstreamEvent::Closed,
-        });
-    };
-    let at = rt.now().checked_add(limits.connect_timeout);
-    let connect = rt.connect_tcp(&params.address.host, params.address.port);
-    let io = match at {
-        Some(at) => with_deadline(&*rt, at, connect).await,
-        None => Some(connect.await),
-    };
-    let io = match io {
-        Some(Ok(io)) => io,
-        Some(Err(e)) => {
-            warn!(stream = stream.0, upstream = %params.address, error = %e, "upstream connect failed");
-            report_closed(&events);
-            return;
-        }
-        None => {
-            warn!(stream = stream.0, upstream = %params.address, "upstream connect timed out");
-            report_closed(&events);
-            return;
-        }
-    };
-    debug!(stream = stream.0, upstream = %params.address, "upstream connected");
-    // Boxed: the future of this `async fn` then holds a pointer, not a
-    // second copy of everything the connection owns.
-    let mut conn = Box::new(Conn {
-        io,
-        framer: StreamFramer::new(limits.framer),
-        out: Vec::new(),
-        written: 0,
-        commands,
-        events,
-        stream,
-        closing: false,
-        close_timer: None,
-        rt: rt.clone(),
-        max_write_buffer: limits.max_write_buffer,
-        params,
-    });
-    let header = {
-        let p = &conn.params;
-        let (to, from, lang) = (p.to.clone(), p.from.clone(), p.xml_lang.clone());
-        conn.write_header(Some(&to), from.as_deref(), lang.as_deref())
-    };
-    if let Err(e) = header {
-        warn!(stream = stream.0, error = %e, "cannot write the stream header");
-        report_closed(&conn.events);
-        return;
-    }
-    let end = std::future::poll_fn(|cx| conn.poll(cx)).await;
-    match end {
-        End::ClosedBySession => debug!(stream = stream.0, "upstream closed"),
-        End::Lost(reason) => {
-            info!(stream = stream.0, %reason, "upstream connection ended");
-            report_closed(&conn.events);
-        }
-        End::SessionGone => debug!(stream = stream.0, "session gone; upstream dropped"),
-    }
-}
-
+/// How an upstream connection ended.
 #[derive(Debug)]
-enum End {
-    /// We closed it (the session asked, or went away).
-    ClosedBySession,
-    /// The server closed it, or it failed.
+pub(crate) enum End {
+    /// We closed it, as the session asked.
+    Closed,
+    /// The server closed it, it failed, or it could not be opened; the
+    /// session is told [`UpstreamEvent::Closed`].
     Lost(String),
-    /// The session no longer listens.
-    SessionGone,
 }
 
-struct Conn {
-    io: BoxStream,
+/// Where a connection is.
+enum Phase {
+    /// Connecting, until the deadline.
+    Connecting {
+        connect: BoxFuture<'static, io::Result<BoxStream>>,
+        deadline: Pin<Box<dyn Timer>>,
+    },
+    /// Connected.
+    Open(BoxStream),
+}
+
+/// One upstream connection (one stream) of a session, polled by the
+/// session's own task: what the session's core asks of it is applied at
+/// once, and what the server sends is framed into [`UpstreamEvent`]s for
+/// the core, with no task or channel between them.
+///
+/// Elements delivered while it connects wait in its write buffer, after the
+/// stream header.
+pub(crate) struct Conn {
+    phase: Phase,
     framer: StreamFramer,
     out: Vec<u8>,
     written: usize,
-    commands: UnboundedReceiver<UpstreamCmd>,
-    events: UnboundedSender<SessionMsg>,
     stream: StreamId,
     closing: bool,
     /// Bounds the time spent writing `</stream:stream>` to a server that
@@ -362,6 +279,41 @@ struct Conn {
 }
 
 impl Conn {
+    /// Starts connecting (within `limits.connect_timeout`) and queues the
+    /// stream header. Fails if the header's values cannot be written.
+    pub(crate) fn open(
+        rt: Arc<dyn Runtime>,
+        params: OpenParams,
+        limits: &ConnLimits,
+    ) -> Result<Conn, bosh_core::xmpp::HeaderError> {
+        let now = rt.now();
+        let deadline = rt.timer(now.checked_add(limits.connect_timeout).unwrap_or(now));
+        let connect = rt.connect_tcp(&params.address.host, params.address.port);
+        let mut conn = Conn {
+            phase: Phase::Connecting { connect, deadline },
+            framer: StreamFramer::new(limits.framer),
+            out: Vec::new(),
+            written: 0,
+            stream: params.stream,
+            closing: false,
+            close_timer: None,
+            rt,
+            max_write_buffer: limits.max_write_buffer,
+            params,
+        };
+        let (to, from, lang) = {
+            let p = &conn.params;
+            (p.to.clone(), p.from.clone(), p.xml_lang.clone())
+        };
+        conn.write_header(Some(&to), from.as_deref(), lang.as_deref())?;
+        Ok(conn)
+    }
+
+    /// The stream this connection carries.
+    pub(crate) fn stream(&self) -> StreamId {
+        self.stream
+    }
+
     fn write_header(
         &mut self,
         to: Option<&str>,
@@ -377,55 +329,92 @@ impl Conn {
         header.write(&mut self.out)
     }
 
-    fn send(&self, event: UpstreamEvent) -> bool {
-        self.events
-            .unbounded_send(SessionMsg::Upstream {
-                stream: self.stream,
-                event,
-            })
-            .is_ok()
+    /// Queues elements for the server.
+    pub(crate) fn deliver(&mut self, elements: Vec<Bytes>) {
+        if self.closing {
+            return;
+        }
+        for e in elements {
+            self.out.extend_from_slice(&e);
+        }
     }
 
-    /// One wake-up: commands, then writes, then reads. Reads go on while a
-    /// write waits, so a server that writes while we write cannot deadlock
-    /// us; commands are applied in order with reads, so a restart marks the
-    /// framer after every byte of the old stream already read
-    /// ([`StreamFramer::restart`] must precede the new header).
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<End> {
-        // 1. Commands.
-        while !self.closing {
-            match self.commands.poll_next_unpin(cx) {
-                Poll::Ready(Some(UpstreamCmd::Deliver(elements))) => {
-                    for e in elements {
-                        self.out.extend_from_slice(&e);
-                    }
+    /// The XEP-0206 §5 restart: the framer expects a new stream from what
+    /// is read next, and a new header is queued.
+    pub(crate) fn restart(
+        &mut self,
+        to: Option<&str>,
+        from: Option<&str>,
+        lang: Option<&str>,
+    ) -> Result<(), bosh_core::xmpp::HeaderError> {
+        if self.closing {
+            return Ok(());
+        }
+        self.framer.restart();
+        self.write_header(to, from, lang)
+    }
+
+    /// Queues `</stream:stream>`; the connection closes once it is written
+    /// (or after [`CLOSE_TIMEOUT`]). A connection still connecting is
+    /// dropped at once: the server has seen nothing.
+    pub(crate) fn close(&mut self) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        if let Phase::Connecting { .. } = self.phase {
+            return;
+        }
+        write_stream_close(&mut self.out);
+        if let Some(at) = self.rt.now().checked_add(CLOSE_TIMEOUT) {
+            self.close_timer = Some(self.rt.timer(at));
+        }
+    }
+
+    /// Connects, writes, then reads; events from the server are appended to
+    /// `events`. `Ready` once the connection has ended.
+    ///
+    /// Reads go on while a write waits, so a server that writes while we
+    /// write cannot deadlock us. After [`READS_PER_WAKE`] reads it yields
+    /// (and wakes itself), so one busy stream does not hold the task.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        events: &mut VecDeque<(StreamId, UpstreamEvent)>,
+    ) -> Poll<End> {
+        if let Phase::Connecting { connect, deadline } = &mut self.phase {
+            if self.closing {
+                return Poll::Ready(End::Closed);
+            }
+            match connect.as_mut().poll(cx) {
+                Poll::Ready(Ok(io)) => {
+                    debug!(stream = self.stream.0, upstream = %self.params.address, "upstream connected");
+                    self.phase = Phase::Open(io);
                 }
-                Poll::Ready(Some(UpstreamCmd::Restart { to, from, xml_lang })) => {
-                    self.framer.restart();
-                    if let Err(e) =
-                        self.write_header(to.as_deref(), from.as_deref(), xml_lang.as_deref())
-                    {
-                        return Poll::Ready(End::Lost(format!("restart header refused: {e}")));
-                    }
+                Poll::Ready(Err(e)) => {
+                    warn!(stream = self.stream.0, upstream = %self.params.address, error = %e, "upstream connect failed");
+                    return Poll::Ready(End::Lost(format!("connect failed: {e}")));
                 }
-                Poll::Ready(Some(UpstreamCmd::Close)) | Poll::Ready(None) => {
-                    write_stream_close(&mut self.out);
-                    self.closing = true;
-                    if let Some(at) = self.rt.now().checked_add(CLOSE_TIMEOUT) {
-                        self.close_timer = Some(self.rt.timer(at));
+                Poll::Pending => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        warn!(stream = self.stream.0, upstream = %self.params.address, "upstream connect timed out");
+                        return Poll::Ready(End::Lost("connect timed out".to_owned()));
                     }
+                    return Poll::Pending;
                 }
-                Poll::Pending => break,
             }
         }
+        let Phase::Open(io) = &mut self.phase else {
+            unreachable!("connected above");
+        };
         if self.out.len() - self.written > self.max_write_buffer {
             return Poll::Ready(End::Lost(
                 "the server does not read what is sent to it".to_owned(),
             ));
         }
-        // 2. Writes.
+        // 1. Writes.
         while self.written < self.out.len() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]) {
+            match Pin::new(&mut *io).poll_write(cx, &self.out[self.written..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(End::Lost("write returned 0".to_owned())),
                 Poll::Ready(Ok(n)) => self.written = (self.written + n).min(self.out.len()),
                 Poll::Ready(Err(e)) => return Poll::Ready(End::Lost(format!("write failed: {e}"))),
@@ -442,7 +431,7 @@ impl Conn {
             // All written: an idle connection keeps no write buffer.
             self.out = Vec::new();
             self.written = 0;
-            if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
+            if let Poll::Ready(Err(e)) = Pin::new(&mut *io).poll_flush(cx) {
                 return Poll::Ready(End::Lost(format!("flush failed: {e}")));
             }
         }
@@ -450,28 +439,28 @@ impl Conn {
             if let Some(t) = &mut self.close_timer
                 && t.as_mut().poll(cx).is_ready()
             {
-                return Poll::Ready(End::ClosedBySession);
+                return Poll::Ready(End::Closed);
             }
             if !self.out.is_empty() {
                 return Poll::Pending;
             }
-            return match Pin::new(&mut self.io).poll_close(cx) {
+            return match Pin::new(&mut *io).poll_close(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(_) => Poll::Ready(End::ClosedBySession),
+                Poll::Ready(_) => Poll::Ready(End::Closed),
             };
         }
-        // 3. Reads, into a stack buffer: an idle connection keeps no read
+        // 2. Reads, into a stack buffer: an idle connection keeps no read
         // buffer (the framer keeps only an unfinished element).
         let mut buf = [0u8; READ_BUF];
         for _ in 0..READS_PER_WAKE {
-            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(End::Lost("the server closed the connection".to_owned()));
                 }
                 Poll::Ready(Ok(n)) => {
                     let n = n.min(buf.len());
                     self.framer.feed(&buf[..n]);
-                    if let Some(end) = self.drain_framer() {
+                    if let Some(end) = drain_framer(&mut self.framer, self.stream, events) {
                         return Poll::Ready(end);
                     }
                 }
@@ -485,10 +474,18 @@ impl Conn {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
 
-    fn drain_framer(&mut self) -> Option<End> {
+/// Moves every complete event out of `framer` into `events`; `Some` if the
+/// stream has ended or is broken.
+fn drain_framer(
+    framer: &mut StreamFramer,
+    stream: StreamId,
+    events: &mut VecDeque<(StreamId, UpstreamEvent)>,
+) -> Option<End> {
+    {
         loop {
-            let event = match self.framer.next_event() {
+            let event = match framer.next_event() {
                 Ok(Some(event)) => event,
                 Ok(None) => return None,
                 Err(e) => return Some(End::Lost(format!("the server's stream is broken: {e}"))),
@@ -507,33 +504,28 @@ impl Conn {
                 }
                 _ => continue,
             };
-            if !self.send(event) {
-                return Some(End::SessionGone);
-            }
+            events.push_back((stream, event));
         }
     }
 }
 
-/// The upstream connections of one session, by stream.
-#[derive(Debug, Default)]
-pub(crate) struct Upstreams {
-    conns: HashMap<StreamId, UnboundedSender<UpstreamCmd>>,
-}
-
-impl Upstreams {
-    pub(crate) fn insert(&mut self, stream: StreamId, tx: UnboundedSender<UpstreamCmd>) {
-        self.conns.insert(stream, tx);
-    }
-
-    pub(crate) fn send(&mut self, stream: StreamId, cmd: UpstreamCmd) {
-        let close = matches!(cmd, UpstreamCmd::Close);
-        if let Some(tx) = self.conns.get(&stream) {
-            let _ = tx.unbounded_send(cmd);
-        }
-        if close {
-            self.conns.remove(&stream);
-        }
-    }
+/// Finishes closing `conn` on its own task (the session that owned it has
+/// ended): `</stream:stream>`, then the close, bounded by
+/// [`CLOSE_TIMEOUT`].
+pub(crate) async fn finish_closing(mut conn: Box<Conn>) {
+    conn.close();
+    let mut ignored = VecDeque::new();
+    let end = std::future::poll_fn(|cx| {
+        let end = conn.poll(cx, &mut ignored);
+        ignored.clear();
+        end
+    })
+    .await;
+    debug!(
+        stream = conn.stream.0,
+        ?end,
+        "upstream closed after its session"
+    );
 }
 
 #[cfg(test)]
