@@ -251,23 +251,18 @@ impl Conn {
                     .ok()
                     .filter(|&n| n <= max)
                     .ok_or(BodyEnd::TooLarge)?;
-                let take = n.min(self.buf.len());
-                let mut body = Vec::with_capacity(n);
-                body.extend_from_slice(&self.buf[..take]);
-                self.consume(take);
-                if take < n {
-                    body.resize(n, 0);
-                    let mut filled = take;
-                    while filled < n {
-                        let got = std::future::poll_fn(|cx| {
-                            Pin::new(&mut self.io).poll_read(cx, &mut body[filled..])
-                        })
-                        .await;
-                        match got {
-                            Ok(0) | Err(_) => return Err(BodyEnd::Broken),
-                            Ok(k) => filled += k.min(n - filled),
-                        }
+                // Grown as the bytes arrive, not reserved from the declared
+                // length: a client that declares `max_body` and sends
+                // nothing does not get `max_body` of memory for it.
+                let mut body = Vec::with_capacity(n.min(READ_CHUNK));
+                loop {
+                    let take = (n - body.len()).min(self.buf.len());
+                    body.extend_from_slice(&self.buf[..take]);
+                    self.consume(take);
+                    if body.len() == n {
+                        break;
                     }
+                    self.fill().await?;
                 }
                 Ok(Bytes::from(body))
             }
