@@ -32,11 +32,15 @@ fn full_cycle_create_auth_restart_and_message_echo() {
     let body = resp.bosh();
     let sid = body.attrs.sid.clone().unwrap();
     assert_eq!(sid.len(), 32);
-    assert_eq!(body.attrs.wait, Some(2), "wait is clamped to max_wait");
-    assert_eq!(body.attrs.hold, Some(1));
-    assert_eq!(body.attrs.requests, Some(2));
-    assert_eq!(body.attrs.authid.as_deref(), Some("fake-1-1"));
-    assert_eq!(body.attrs.xmpp_restartlogic, Some(true));
+    assert_eq!(
+        body.attrs.creation().wait,
+        Some(2),
+        "wait is clamped to max_wait"
+    );
+    assert_eq!(body.attrs.creation().hold, Some(1));
+    assert_eq!(body.attrs.creation().requests, Some(2));
+    assert_eq!(body.attrs.creation().authid.as_deref(), Some("fake-1-1"));
+    assert_eq!(body.attrs.creation().xmpp_restartlogic, Some(true));
     let features = body
         .stream_features()
         .expect("features in the creation response");
@@ -643,6 +647,6 @@ fn settings_from_a_config_file_with_flags_overriding_it() {
         &[],
         creation(1000, "example.com").as_bytes(),
     );
-    assert_eq!(r.bosh().attrs.wait, Some(3), "{}", r.text());
+    assert_eq!(r.bosh().attrs.creation().wait, Some(3), "{}", r.text());
     let _ = std::fs::remove_dir_all(&dir);
 }

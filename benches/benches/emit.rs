@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use bosh_benches::{large_body, typical_body};
 use bosh_core::Rid;
-use bosh_core::body::{BodyAttrs, ParseLimits, Version, parse_bytes, write_body};
+use bosh_core::body::{BodyAttrs, CreationAttrs, ParseLimits, Version, parse_bytes, write_body};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn emit_bodies(c: &mut Criterion) {
@@ -27,18 +27,21 @@ fn emit_bodies(c: &mut Criterion) {
 
     let creation = BodyAttrs {
         sid: Some("SomeSID".into()),
-        wait: Some(60),
-        requests: Some(2),
-        hold: Some(1),
-        inactivity: Some(60),
-        polling: Some(2),
-        maxpause: Some(120),
-        ver: Some(Version::new(1, 11)),
-        from: Some("example.com".into()),
         ack: Rid::new(1_573_741_820),
-        xmpp_version: Some(Version::new(1, 0)),
-        xmpp_restartlogic: Some(true),
-        authid: Some("stream-id-1".into()),
+        creation: Some(Box::new(CreationAttrs {
+            wait: Some(60),
+            requests: Some(2),
+            hold: Some(1),
+            inactivity: Some(60),
+            polling: Some(2),
+            maxpause: Some(120),
+            ver: Some(Version::new(1, 11)),
+            from: Some("example.com".into()),
+            xmpp_version: Some(Version::new(1, 0)),
+            xmpp_restartlogic: Some(true),
+            authid: Some("stream-id-1".into()),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     };
     let features: &[u8] = b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use bosh_core::body::{BodyAttrs, Version, write_body};
+use bosh_core::body::{BodyAttrs, CreationAttrs, Version, write_body};
 use bosh_core::client::{self, ClientConfig, ClientSession, Outcome};
 use bosh_core::server::{
     self, RequestId, Routing, ServerConfig, ServerEndpoint, ServerSession, StreamId, UpstreamEvent,
@@ -345,11 +345,14 @@ impl ServerFixture {
         let first = 1_000_000u64;
         let creation = BodyAttrs {
             rid: Rid::new(first),
-            to: Some("example.com".into()),
-            ver: Some(Version::new(1, 11)),
-            wait: Some(60),
-            hold: Some(1),
             ack: Rid::new(1),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.com".into()),
+                ver: Some(Version::new(1, 11)),
+                wait: Some(60),
+                hold: Some(1),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         };
         let mut bytes = Vec::new();

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::body::{
-    BodyAttrs, BodyType, ExtraAttribute, NS_HTTPBIND, ParseError, ParseErrorKind, ParseLimits, Sid,
-    Version, parse, parse_bytes, write_body,
+    BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, NS_HTTPBIND, ParseError, ParseErrorKind,
+    ParseLimits, Sid, Version, parse, parse_bytes, write_body,
 };
 use crate::client::{self, ClientConfig, ClientSession, Outcome};
 use crate::condition::Condition;
@@ -374,38 +374,41 @@ fn opt<'a, T>(r: &mut ByteReader<'a>, f: impl FnOnce(&mut ByteReader<'a>) -> T) 
 }
 
 fn gen_attrs(r: &mut ByteReader<'_>) -> BodyAttrs {
+    // Field by field, in the order the input is read.
     let mut a = BodyAttrs {
         rid: opt(r, gen_rid),
         sid: opt(r, gen_string).map(Sid::from),
-        to: opt(r, gen_string),
-        from: opt(r, gen_string),
-        route: opt(r, gen_string),
-        xml_lang: opt(r, gen_string),
-        ver: opt(r, gen_version),
-        wait: opt(r, ByteReader::u16),
-        hold: opt(r, ByteReader::u8),
-        requests: opt(r, ByteReader::u8),
-        polling: opt(r, ByteReader::u16),
-        inactivity: opt(r, ByteReader::u16),
-        maxpause: opt(r, ByteReader::u16),
-        pause: opt(r, ByteReader::u16),
-        ack: opt(r, gen_rid),
-        report: opt(r, gen_rid),
-        time: opt(r, ByteReader::u16),
-        accept: opt(r, |r| (0..r.below(4)).map(|_| gen_token(r, ',')).collect()),
-        charsets: opt(r, |r| (0..r.below(4)).map(|_| gen_token(r, ' ')).collect()),
-        content: opt(r, gen_string),
-        key: opt(r, gen_string),
-        newkey: opt(r, gen_string),
-        stream: opt(r, gen_string),
-        authid: opt(r, gen_string),
-        body_type: opt(r, |r| r.pick(&[BodyType::Terminate, BodyType::Error])),
-        condition: opt(r, |r| r.pick(&Condition::ALL)),
-        xmpp_version: opt(r, gen_version),
-        xmpp_restart: opt(r, ByteReader::bool),
-        xmpp_restartlogic: opt(r, ByteReader::bool),
-        extra: Vec::new(),
+        ..BodyAttrs::default()
     };
+    let c = a.creation_mut();
+    c.to = opt(r, gen_string);
+    c.from = opt(r, gen_string);
+    c.route = opt(r, gen_string);
+    c.xml_lang = opt(r, gen_string);
+    c.ver = opt(r, gen_version);
+    c.wait = opt(r, ByteReader::u16);
+    c.hold = opt(r, ByteReader::u8);
+    c.requests = opt(r, ByteReader::u8);
+    c.polling = opt(r, ByteReader::u16);
+    c.inactivity = opt(r, ByteReader::u16);
+    c.maxpause = opt(r, ByteReader::u16);
+    a.pause = opt(r, ByteReader::u16);
+    a.ack = opt(r, gen_rid);
+    a.report = opt(r, gen_rid);
+    a.time = opt(r, ByteReader::u16);
+    let c = a.creation_mut();
+    c.accept = opt(r, |r| (0..r.below(4)).map(|_| gen_token(r, ',')).collect());
+    c.charsets = opt(r, |r| (0..r.below(4)).map(|_| gen_token(r, ' ')).collect());
+    c.content = opt(r, gen_string);
+    a.key = opt(r, gen_string);
+    a.newkey = opt(r, gen_string);
+    a.stream = opt(r, gen_string);
+    a.creation_mut().authid = opt(r, gen_string);
+    a.body_type = opt(r, |r| r.pick(&[BodyType::Terminate, BodyType::Error]));
+    a.condition = opt(r, |r| r.pick(&Condition::ALL));
+    a.creation_mut().xmpp_version = opt(r, gen_version);
+    a.xmpp_restart = opt(r, ByteReader::bool);
+    a.creation_mut().xmpp_restartlogic = opt(r, ByteReader::bool);
     // Extra attributes: qualified ones with distinct prefixes (the emitter
     // declares each prefix once), and unqualified ones no XEP defines.
     for i in 0..r.below(4) {
@@ -435,17 +438,12 @@ fn gen_attrs(r: &mut ByteReader<'_>) -> BodyAttrs {
 /// What parsing the emitted attributes gives back.
 fn expected_attrs(a: &BodyAttrs) -> BodyAttrs {
     let s = |v: &Option<String>| v.as_deref().map(xml_clean);
+    let c = a.creation();
     BodyAttrs {
         sid: a.sid.as_deref().map(|v| Sid::from(xml_clean(v))),
-        to: s(&a.to),
-        from: s(&a.from),
-        route: s(&a.route),
-        xml_lang: s(&a.xml_lang),
-        content: s(&a.content),
         key: s(&a.key),
         newkey: s(&a.newkey),
         stream: s(&a.stream),
-        authid: s(&a.authid),
         extra: a
             .extra
             .iter()
@@ -455,6 +453,15 @@ fn expected_attrs(a: &BodyAttrs) -> BodyAttrs {
                 value: xml_clean(&e.value),
             })
             .collect(),
+        creation: Some(Box::new(CreationAttrs {
+            to: s(&c.to),
+            from: s(&c.from),
+            route: s(&c.route),
+            xml_lang: s(&c.xml_lang),
+            content: s(&c.content),
+            authid: s(&c.authid),
+            ..c.clone()
+        })),
         ..a.clone()
     }
 }
@@ -824,22 +831,31 @@ impl ServerHarness {
             0 => Rid::MAX.get() - u64::from(r.u8() % 4),
             _ => u64::from(r.u32()) + 1,
         };
+        // In the order the input is read.
+        let ver = opt(r, |r| r.pick(&[Version::new(1, 6), Version::new(1, 11)]));
+        let wait = opt(r, |r| r.pick(&[0, 1, 10, 60, 65535]));
+        let hold = opt(r, |r| r.pick(&[0, 1, 2, 5]));
+        let ack = if r.bool() { Rid::new(1) } else { None };
+        let content = opt(r, |r| {
+            r.pick(&["text/xml; charset=utf-8", "bad\r\nvalue"])
+                .to_owned()
+        });
         let creation = BodyAttrs {
             rid: Rid::new(rid),
-            to: Some("example.com".into()),
-            ver: opt(r, |r| r.pick(&[Version::new(1, 6), Version::new(1, 11)])),
-            wait: opt(r, |r| r.pick(&[0, 1, 10, 60, 65535])),
-            hold: opt(r, |r| r.pick(&[0, 1, 2, 5])),
-            ack: if r.bool() { Rid::new(1) } else { None },
-            content: opt(r, |r| {
-                r.pick(&["text/xml; charset=utf-8", "bad\r\nvalue"])
-                    .to_owned()
-            }),
-            xmpp_version: Some(Version::new(1, 0)),
+            ack,
             newkey: opt(r, |r| {
                 r.pick(&["a9993e364706816aba3e25717850c26c9cd0d89d", "xyz"])
                     .to_owned()
             }),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.com".into()),
+                ver,
+                wait,
+                hold,
+                content,
+                xmpp_version: Some(Version::new(1, 0)),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         };
         let mut bytes = Vec::new();
@@ -967,7 +983,7 @@ impl ServerHarness {
         }
         if flags & 0x08 != 0 {
             a.xmpp_restart = Some(true);
-            a.to = Some("example.com".into());
+            a.creation_mut().to = Some("example.com".into());
         }
         if flags & 0x10 != 0 {
             a.key = Some(
@@ -984,7 +1000,7 @@ impl ServerHarness {
                         .stream_name(StreamId(u32::from(r.u8() % 3)))
                         .map(str::to_owned)
                 }
-                1 => a.to = Some("other.example".into()),
+                1 => a.creation_mut().to = Some("other.example".into()),
                 _ => a.stream = Some(r.string()),
             }
         }
@@ -1420,16 +1436,17 @@ impl ClientHarness {
                     ..BodyAttrs::default()
                 };
                 if creating || r.u8().is_multiple_of(8) {
-                    a.wait = opt(r, |r| r.pick(&[0, 1, 10, 60]));
-                    a.hold = opt(r, |r| r.pick(&[0, 1, 2]));
-                    a.requests = opt(r, |r| r.pick(&[0, 1, 2, 5]));
-                    a.polling = opt(r, |r| r.pick(&[0, 2, 5]));
-                    a.inactivity = opt(r, |r| r.pick(&[0, 30]));
-                    a.maxpause = opt(r, |r| r.pick(&[0, 120]));
-                    a.ver = opt(r, |r| r.pick(&[Version::new(1, 6), Version::new(1, 11)]));
+                    a.creation_mut().wait = opt(r, |r| r.pick(&[0, 1, 10, 60]));
+                    a.creation_mut().hold = opt(r, |r| r.pick(&[0, 1, 2]));
+                    a.creation_mut().requests = opt(r, |r| r.pick(&[0, 1, 2, 5]));
+                    a.creation_mut().polling = opt(r, |r| r.pick(&[0, 2, 5]));
+                    a.creation_mut().inactivity = opt(r, |r| r.pick(&[0, 30]));
+                    a.creation_mut().maxpause = opt(r, |r| r.pick(&[0, 120]));
+                    a.creation_mut().ver =
+                        opt(r, |r| r.pick(&[Version::new(1, 6), Version::new(1, 11)]));
                     a.ack = if r.bool() { Rid::new(rid) } else { None };
                     a.stream = opt(r, |r| r.pick(&["s1", "s2"]).to_owned());
-                    a.xmpp_restartlogic = Some(true);
+                    a.creation_mut().xmpp_restartlogic = Some(true);
                 }
                 match r.u8() % 16 {
                     0 => {

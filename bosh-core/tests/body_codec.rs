@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bosh_core::body::{
-    Body, BodyAttrs, BodyType, ExtraAttribute, NS_HTTPBIND, NamespaceDecl, ParseErrorKind,
-    ParseLimits, Version, parse, parse_bytes, uri_element, write_body,
+    Body, BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, NS_HTTPBIND, NamespaceDecl,
+    ParseErrorKind, ParseLimits, Version, parse, parse_bytes, uri_element, write_body,
 };
 use bosh_core::{Condition, Rid};
 use bytes::Bytes;
@@ -35,33 +35,33 @@ fn field(attrs: &BodyAttrs, key: &str) -> Option<String> {
     match key {
         "rid" => attrs.rid.map(|r| r.to_string()),
         "sid" => attrs.sid.as_deref().map(str::to_owned),
-        "to" => s(&attrs.to),
-        "from" => s(&attrs.from),
-        "route" => s(&attrs.route),
-        "xml_lang" => s(&attrs.xml_lang),
-        "ver" => attrs.ver.map(|v| v.to_string()),
-        "wait" => n(attrs.wait),
-        "hold" => attrs.hold.map(|x| x.to_string()),
-        "requests" => attrs.requests.map(|x| x.to_string()),
-        "polling" => n(attrs.polling),
-        "inactivity" => n(attrs.inactivity),
-        "maxpause" => n(attrs.maxpause),
+        "to" => s(&attrs.creation().to),
+        "from" => s(&attrs.creation().from),
+        "route" => s(&attrs.creation().route),
+        "xml_lang" => s(&attrs.creation().xml_lang),
+        "ver" => attrs.creation().ver.map(|v| v.to_string()),
+        "wait" => n(attrs.creation().wait),
+        "hold" => attrs.creation().hold.map(|x| x.to_string()),
+        "requests" => attrs.creation().requests.map(|x| x.to_string()),
+        "polling" => n(attrs.creation().polling),
+        "inactivity" => n(attrs.creation().inactivity),
+        "maxpause" => n(attrs.creation().maxpause),
         "pause" => n(attrs.pause),
         "ack" => attrs.ack.map(|r| r.to_string()),
         "report" => attrs.report.map(|r| r.to_string()),
         "time" => n(attrs.time),
-        "accept" => attrs.accept.as_ref().map(|l| l.join(",")),
-        "charsets" => attrs.charsets.as_ref().map(|l| l.join(" ")),
-        "content" => s(&attrs.content),
+        "accept" => attrs.creation().accept.as_ref().map(|l| l.join(",")),
+        "charsets" => attrs.creation().charsets.as_ref().map(|l| l.join(" ")),
+        "content" => s(&attrs.creation().content),
         "key" => s(&attrs.key),
         "newkey" => s(&attrs.newkey),
         "stream" => s(&attrs.stream),
-        "authid" => s(&attrs.authid),
+        "authid" => s(&attrs.creation().authid),
         "type" => attrs.body_type.map(|t| t.as_str().to_owned()),
         "condition" => attrs.condition.map(|c| c.as_str().to_owned()),
-        "xmpp_version" => attrs.xmpp_version.map(|v| v.to_string()),
+        "xmpp_version" => attrs.creation().xmpp_version.map(|v| v.to_string()),
         "xmpp_restart" => attrs.xmpp_restart.map(|b| b.to_string()),
-        "xmpp_restartlogic" => attrs.xmpp_restartlogic.map(|b| b.to_string()),
+        "xmpp_restartlogic" => attrs.creation().xmpp_restartlogic.map(|b| b.to_string()),
         other => panic!("unknown manifest key {other}"),
     }
 }
@@ -163,12 +163,12 @@ fn xep0124_22_attribute_ranges_are_enforced() {
         wait='65535' hold='255' requests='255' time='0' ack='1'/>",
     );
     assert_eq!(b.attrs.rid, Rid::new(9_007_199_254_740_991));
-    assert_eq!(b.attrs.wait, Some(65535));
-    assert_eq!(b.attrs.hold, Some(255));
+    assert_eq!(b.attrs.creation().wait, Some(65535));
+    assert_eq!(b.attrs.creation().hold, Some(255));
     // XML Schema lexical forms: leading '+', leading zeros, surrounding spaces.
     let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' rid=' +0042 ' wait='060'/>");
     assert_eq!(b.attrs.rid, Rid::new(42));
-    assert_eq!(b.attrs.wait, Some(60));
+    assert_eq!(b.attrs.creation().wait, Some(60));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn xep0206_booleans_accept_true_1_false_0() {
         );
         let b = ok(input.as_bytes());
         assert_eq!(b.attrs.xmpp_restart, Some(want));
-        assert_eq!(b.attrs.xmpp_restartlogic, Some(want));
+        assert_eq!(b.attrs.creation().xmpp_restartlogic, Some(want));
     }
 }
 
@@ -189,14 +189,14 @@ fn xep0206_attributes_recognised_by_namespace_whatever_the_prefix() {
         b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:x='urn:xmpp:xbosh' \
         x:version='1.0' x:restart='true'/>",
     );
-    assert_eq!(b.attrs.xmpp_version, Some(Version::new(1, 0)));
+    assert_eq!(b.attrs.creation().xmpp_version, Some(Version::new(1, 0)));
     assert_eq!(b.attrs.xmpp_restart, Some(true));
     // A prefix named xmpp bound to another namespace is not XEP-0206.
     let b = ok(
         b"<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:other' \
         xmpp:version='1.0'/>",
     );
-    assert_eq!(b.attrs.xmpp_version, None);
+    assert_eq!(b.attrs.creation().xmpp_version, None);
     assert_eq!(
         b.attrs.extra,
         vec![ExtraAttribute {
@@ -207,7 +207,7 @@ fn xep0206_attributes_recognised_by_namespace_whatever_the_prefix() {
     );
     // Lenient: an undeclared xmpp prefix is read as urn:xmpp:xbosh.
     let b = ok(b"<body xmlns='http://jabber.org/protocol/httpbind' xmpp:version='1.0'/>");
-    assert_eq!(b.attrs.xmpp_version, Some(Version::new(1, 0)));
+    assert_eq!(b.attrs.creation().xmpp_version, Some(Version::new(1, 0)));
 }
 
 #[test]
@@ -231,14 +231,65 @@ fn xep0124_22_unknown_attributes_from_other_namespaces_are_kept() {
 }
 
 #[test]
+fn xep0124_7_creation_attributes_are_boxed_only_when_present() {
+    // An empty poll (§8) and a request with payload: nothing boxed.
+    for input in [
+        &b"<body rid='1573741821' xmlns='http://jabber.org/protocol/httpbind' sid='SomeSID'/>"[..],
+        b"<body rid='2' sid='s' ack='1' key='k' xmlns='http://jabber.org/protocol/httpbind'>\
+          <message xmlns='jabber:client'/></body>",
+    ] {
+        let b = ok(input);
+        assert!(b.attrs.creation.is_none());
+        assert!(b.attrs.creation().is_empty());
+        assert_eq!(b.attrs.creation(), &CreationAttrs::EMPTY);
+    }
+    // A creation request (§7.1) and a restart request (XEP-0206 §5).
+    let b = ok(
+        b"<body rid='1' to='example.com' wait='60' hold='1' ver='1.6' \
+        xmlns='http://jabber.org/protocol/httpbind'/>",
+    );
+    let c = b.attrs.creation.as_deref().expect("boxed");
+    assert_eq!(
+        (c.to.as_deref(), c.wait, c.hold),
+        (Some("example.com"), Some(60), Some(1))
+    );
+    let b = ok(
+        b"<body rid='2' sid='s' to='example.com' xml:lang='en' xmpp:restart='true' \
+        xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh'/>",
+    );
+    assert_eq!(b.attrs.creation().xml_lang.as_deref(), Some("en"));
+    assert!(b.attrs.is_restart());
+    // No box and an empty box are the same attributes.
+    let none = BodyAttrs {
+        rid: Rid::new(3),
+        ..BodyAttrs::default()
+    };
+    let mut empty = none.clone();
+    let _ = empty.creation_mut();
+    assert!(empty.creation.is_some());
+    assert_eq!(none, empty);
+    empty.creation_mut().wait = Some(5);
+    assert_ne!(none, empty);
+    let mut out = Vec::new();
+    write_body(&empty, std::iter::empty::<&[u8]>(), &mut out);
+    assert_eq!(ok(&out).attrs, empty);
+}
+
+#[test]
 fn xep0124_7_1_route_is_kept_opaque() {
     let b =
         ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:example.com:9999'/>");
-    assert_eq!(b.attrs.route.as_deref(), Some("xmpp:example.com:9999"));
+    assert_eq!(
+        b.attrs.creation().route.as_deref(),
+        Some("xmpp:example.com:9999")
+    );
     // Not a URI: anything goes, it is never parsed.
     let b =
         ok(b"<body xmlns='http://jabber.org/protocol/httpbind' route='xmpp:[::1]:5222/x?y#z'/>");
-    assert_eq!(b.attrs.route.as_deref(), Some("xmpp:[::1]:5222/x?y#z"));
+    assert_eq!(
+        b.attrs.creation().route.as_deref(),
+        Some("xmpp:[::1]:5222/x?y#z")
+    );
 }
 
 #[test]
@@ -380,15 +431,18 @@ fn emit_writes_attributes_in_fixed_order_and_escapes_values() {
     let attrs = BodyAttrs {
         rid: Rid::new(10),
         sid: Some("a'b\"c<d>&e".into()),
-        xml_lang: Some("en".into()),
-        ver: Some(Version::new(1, 11)),
-        wait: Some(60),
-        hold: Some(1),
-        accept: Some(vec!["deflate".into(), "gzip".into()]),
-        charsets: Some(vec!["ISO_8859-1".into(), "ISO-2022-JP".into()]),
         body_type: Some(BodyType::Error),
-        xmpp_version: Some(Version::new(1, 0)),
-        xmpp_restartlogic: Some(true),
+        creation: Some(Box::new(CreationAttrs {
+            xml_lang: Some("en".into()),
+            ver: Some(Version::new(1, 11)),
+            wait: Some(60),
+            hold: Some(1),
+            accept: Some(vec!["deflate".into(), "gzip".into()]),
+            charsets: Some(vec!["ISO_8859-1".into(), "ISO-2022-JP".into()]),
+            xmpp_version: Some(Version::new(1, 0)),
+            xmpp_restartlogic: Some(true),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     };
     let mut out = Vec::new();
@@ -817,35 +871,16 @@ mod props {
         (a, b, c).prop_map(|(a, b, c)| BodyAttrs {
             rid: a.0,
             sid: a.1.map(Into::into),
-            to: a.2,
-            from: a.3,
-            route: a.4,
-            xml_lang: a.5,
-            ver: a.6,
-            wait: a.7,
-            hold: a.8,
-            requests: a.9,
-            polling: b.0,
-            inactivity: b.1,
-            maxpause: b.2,
             pause: b.3,
             ack: b.4,
             report: b.5,
             time: b.6,
-            // An empty list is written as an empty attribute and read back as
-            // an empty list.
-            accept: b.7,
-            charsets: b.8,
-            content: b.9,
             key: c.0,
             newkey: c.1,
             stream: c.2,
-            authid: c.3,
             body_type: c.4,
             condition: c.5,
-            xmpp_version: c.6,
             xmpp_restart: c.7,
-            xmpp_restartlogic: c.8,
             extra: {
                 let mut seen = std::collections::HashSet::new();
                 c.9.into_iter()
@@ -860,6 +895,28 @@ mod props {
                     })
                     .collect()
             },
+            creation: Some(Box::new(CreationAttrs {
+                to: a.2,
+                from: a.3,
+                route: a.4,
+                xml_lang: a.5,
+                ver: a.6,
+                wait: a.7,
+                hold: a.8,
+                requests: a.9,
+                polling: b.0,
+                inactivity: b.1,
+                maxpause: b.2,
+                // An empty list is written as an empty attribute and read back as
+                // an empty list.
+                accept: b.7,
+                charsets: b.8,
+                content: b.9,
+                authid: c.3,
+                xmpp_version: c.6,
+                xmpp_restartlogic: c.8,
+            }))
+            .filter(|c| !c.is_empty()),
         })
     }
 

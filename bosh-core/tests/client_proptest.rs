@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use bosh_core::body::{BodyAttrs, BodyType, Version, write_body};
+use bosh_core::body::{BodyAttrs, BodyType, CreationAttrs, Version, write_body};
 use bosh_core::client::{ClientConfig, ClientSession, Event, Outcome, Output, RequestId, Transmit};
 use bosh_core::{Condition, Rid};
 use bytes::Bytes;
@@ -213,11 +213,14 @@ impl Sim {
     fn run(&mut self, op: Op) -> Result<(), TestCaseError> {
         let creation = BodyAttrs {
             sid: Some("S".into()),
-            wait: Some(60),
-            hold: Some(1),
-            requests: Some(REQUESTS as u8),
-            maxpause: Some(60),
-            ver: Some(Version::new(1, 11)),
+            creation: Some(Box::new(CreationAttrs {
+                wait: Some(60),
+                hold: Some(1),
+                requests: Some(REQUESTS as u8),
+                maxpause: Some(60),
+                ver: Some(Version::new(1, 11)),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         };
         let ok = |rid: Rid, stanza: bool| {

@@ -5,7 +5,7 @@ mod client_support;
 
 use std::time::Duration;
 
-use bosh_core::body::{BodyAttrs, BodyType, Version, uri_element};
+use bosh_core::body::{BodyAttrs, BodyType, CreationAttrs, Version, uri_element};
 use bosh_core::client::{
     ClientConfig, ClientError, ClientSession, DisconnectReason, Event, Failure, Outcome,
     SessionState,
@@ -36,16 +36,19 @@ fn xep0124_7_1_creation_request_has_the_required_attributes() {
     let a = parse_body(&t).attrs;
     assert_eq!(a.rid, Some(rid(FIRST_RID)));
     assert_eq!(a.sid, None, "R7.1-11: no sid on the first request");
-    assert_eq!(a.to.as_deref(), Some("example.com"));
-    assert_eq!(a.xml_lang.as_deref(), Some("en"));
-    assert_eq!(a.ver, Some(Version::new(1, 11)));
-    assert_eq!(a.wait, Some(60));
-    assert_eq!(a.hold, Some(1));
+    assert_eq!(a.creation().to.as_deref(), Some("example.com"));
+    assert_eq!(a.creation().xml_lang.as_deref(), Some("en"));
+    assert_eq!(a.creation().ver, Some(Version::new(1, 11)));
+    assert_eq!(a.creation().wait, Some(60));
+    assert_eq!(a.creation().hold, Some(1));
     assert_eq!(a.ack, Some(Rid::MIN), "R9.2-2: ack='1'");
-    assert_eq!(a.route.as_deref(), Some("xmpp:example.com:9999"));
-    assert_eq!(a.from.as_deref(), Some("user@example.com"));
-    assert_eq!(a.content.as_deref(), Some("text/xml; charset=utf-8"));
-    assert_eq!(a.xmpp_version, Some(Version::new(1, 0)));
+    assert_eq!(a.creation().route.as_deref(), Some("xmpp:example.com:9999"));
+    assert_eq!(a.creation().from.as_deref(), Some("user@example.com"));
+    assert_eq!(
+        a.creation().content.as_deref(),
+        Some("text/xml; charset=utf-8")
+    );
+    assert_eq!(a.creation().xmpp_version, Some(Version::new(1, 0)));
     assert_eq!(
         (a.key, a.newkey, a.pause, a.body_type),
         (None, None, None, None)
@@ -57,12 +60,15 @@ fn xep0124_7_1_creation_request_has_the_required_attributes() {
 #[test]
 fn xep0124_7_2_creation_response_parameters_are_parsed() {
     let attrs = BodyAttrs {
-        maxpause: Some(120),
         ack: Some(rid(FIRST_RID)),
-        authid: Some("ServerStreamID".to_owned()),
-        accept: Some(vec!["deflate".to_owned(), "gzip".to_owned()]),
-        charsets: Some(vec!["ISO_8859-1".to_owned()]),
-        requests: Some(5),
+        creation: Some(Box::new(CreationAttrs {
+            maxpause: Some(120),
+            authid: Some("ServerStreamID".to_owned()),
+            accept: Some(vec!["deflate".to_owned(), "gzip".to_owned()]),
+            charsets: Some(vec!["ISO_8859-1".to_owned()]),
+            requests: Some(5),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let features = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
@@ -104,10 +110,9 @@ fn xep0124_7_2_creation_response_parameters_are_parsed() {
     assert_eq!(poll.rid, rid(FIRST_RID + 1));
     let a = parse_body(&poll).attrs;
     assert_eq!(a.sid.as_deref(), Some(SID));
-    assert_eq!(
-        (a.to, a.wait, a.hold, a.ver, a.ack),
-        (None, None, None, None, None)
-    );
+    // No creation attribute at all: nothing boxed.
+    assert!(a.creation.is_none());
+    assert_eq!(a.ack, None);
     assert!(parse_body(&poll).is_empty());
 }
 
@@ -431,7 +436,10 @@ fn a_response_for_another_sid_is_retried() {
 #[test]
 fn xep0124_17_1_legacy_404_is_fatal() {
     let attrs = BodyAttrs {
-        ver: None,
+        creation: Some(Box::new(CreationAttrs {
+            ver: None,
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
@@ -660,7 +668,10 @@ fn xep0124_10_7_pause_refused_without_maxpause() {
 #[test]
 fn xep0124_10_pause_with_maxpause_stops_requests_until_resume() {
     let attrs = BodyAttrs {
-        maxpause: Some(120),
+        creation: Some(Box::new(CreationAttrs {
+            maxpause: Some(120),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
@@ -694,7 +705,10 @@ fn xep0124_10_pause_with_maxpause_stops_requests_until_resume() {
 #[test]
 fn xep0124_10_pause_expiry_ends_the_session_locally() {
     let attrs = BodyAttrs {
-        maxpause: Some(120),
+        creation: Some(Box::new(CreationAttrs {
+            maxpause: Some(120),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
@@ -731,11 +745,15 @@ fn xep0206_5_restart_after_sasl_success_carries_restart_to_lang_and_no_stanzas()
     let b = parse_body(&restart);
     assert!(b.is_empty(), "X5-2: no stanzas in the restart body");
     assert_eq!(b.attrs.xmpp_restart, Some(true));
-    assert_eq!(b.attrs.to.as_deref(), Some("example.com"));
-    assert_eq!(b.attrs.xml_lang.as_deref(), Some("en"));
+    assert_eq!(b.attrs.creation().to.as_deref(), Some("example.com"));
+    assert_eq!(b.attrs.creation().xml_lang.as_deref(), Some("en"));
     assert_eq!(b.attrs.sid.as_deref(), Some(SID));
     assert_eq!(
-        (b.attrs.wait, b.attrs.hold, b.attrs.ver),
+        (
+            b.attrs.creation().wait,
+            b.attrs.creation().hold,
+            b.attrs.creation().ver
+        ),
         (None, None, None)
     );
     let text = String::from_utf8(restart.body.to_vec()).unwrap();
@@ -1049,7 +1067,10 @@ fn terminate_answered_with_a_condition_ends_with_it_at_the_disconnect_timeout() 
 #[test]
 fn pause_answered_with_a_condition_ends_with_it_when_the_pause_runs_out() {
     let attrs = BodyAttrs {
-        maxpause: Some(120),
+        creation: Some(Box::new(CreationAttrs {
+            maxpause: Some(120),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
@@ -1121,14 +1142,21 @@ fn xep0124_16_add_send_receive_and_close_streams() {
     h.drain();
     let add = h.one_send();
     let a = attrs_of(&add);
-    assert_eq!(a.to.as_deref(), Some("other.example"));
-    assert_eq!(a.xml_lang.as_deref(), Some("en"));
-    assert_eq!(a.xmpp_version, Some(Version::new(1, 0)));
-    assert_eq!((a.wait, a.hold, a.ver, a.content), (None, None, None, None));
+    assert_eq!(a.creation().to.as_deref(), Some("other.example"));
+    assert_eq!(a.creation().xml_lang.as_deref(), Some("en"));
+    assert_eq!(a.creation().xmpp_version, Some(Version::new(1, 0)));
+    let c = a.creation();
+    assert_eq!(
+        (c.wait, c.hold, c.ver, c.content.as_deref()),
+        (None, None, None, None)
+    );
     h.respond(poll.id, empty());
     let added = BodyAttrs {
         stream: Some("second".to_owned()),
-        from: Some("other.example".to_owned()),
+        creation: Some(Box::new(CreationAttrs {
+            from: Some("other.example".to_owned()),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     };
     h.respond(add.id, reply(&added, &[]));
@@ -1269,9 +1297,12 @@ fn xep0124_12_polling_session_respects_the_polling_interval() {
     let mut config = ClientConfig::new("example.com");
     config.hold = 0;
     let attrs = BodyAttrs {
-        hold: Some(0),
-        requests: Some(1),
-        polling: Some(5),
+        creation: Some(Box::new(CreationAttrs {
+            hold: Some(0),
+            requests: Some(1),
+            polling: Some(5),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(config, &attrs, &[]);
@@ -1303,8 +1334,11 @@ fn xep0124_12_polling_session_respects_the_polling_interval() {
 #[test]
 fn export_to_string_parse_and_attach_continues_with_the_next_rid() {
     let attrs = BodyAttrs {
-        maxpause: Some(120),
         ack: Some(rid(FIRST_RID)),
+        creation: Some(Box::new(CreationAttrs {
+            maxpause: Some(120),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
@@ -1429,7 +1463,10 @@ fn shorter_waits_get_at_least_the_minimum_timeouts() {
     let mut config = ClientConfig::new("example.com");
     config.wait = 5;
     let attrs = BodyAttrs {
-        wait: Some(5),
+        creation: Some(Box::new(CreationAttrs {
+            wait: Some(5),
+            ..creation_attrs().creation().clone()
+        })),
         ..creation_attrs()
     };
     let mut h = Harness::connected_with(config, &attrs, &[]);

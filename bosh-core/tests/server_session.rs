@@ -5,7 +5,7 @@ mod server_support;
 
 use std::time::Duration;
 
-use bosh_core::body::{BodyAttrs, BodyType, Version};
+use bosh_core::body::{BodyAttrs, BodyType, CreationAttrs, Version};
 use bosh_core::keys::key_hash;
 use bosh_core::server::{
     Leniency, Routing, ServerConfig, SessionEvent, StreamId, TerminationReason, UpstreamCommand,
@@ -43,8 +43,8 @@ fn xep0124_7_2_creation_response_carries_every_session_attribute() {
     let mut h = H::with_default();
     let mut c = creation_attrs(R);
     c.ack = Rid::new(1);
-    c.route = Some("xmpp:example.com:5222".into());
-    c.content = Some("text/xml; charset=utf-8".into());
+    c.creation_mut().route = Some("xmpp:example.com:5222".into());
+    c.creation_mut().content = Some("text/xml; charset=utf-8".into());
     let id = h.create(c, false);
     // X3-1: the stream is opened with the client's to, lang, version, route.
     assert_eq!(
@@ -76,18 +76,18 @@ fn xep0124_7_2_creation_response_carries_every_session_attribute() {
     let b = h.resp(id);
     let a = &b.attrs;
     assert_eq!(a.sid.as_deref(), Some(h.sid.as_str()));
-    assert_eq!(a.wait, Some(60));
-    assert_eq!(a.requests, Some(2));
-    assert_eq!(a.hold, Some(1));
-    assert_eq!(a.ver, Some(Version::new(1, 6)));
-    assert_eq!(a.polling, Some(2));
-    assert_eq!(a.inactivity, Some(60));
-    assert_eq!(a.maxpause, Some(120));
-    assert_eq!(a.from.as_deref(), Some("example.com"));
+    assert_eq!(a.creation().wait, Some(60));
+    assert_eq!(a.creation().requests, Some(2));
+    assert_eq!(a.creation().hold, Some(1));
+    assert_eq!(a.creation().ver, Some(Version::new(1, 6)));
+    assert_eq!(a.creation().polling, Some(2));
+    assert_eq!(a.creation().inactivity, Some(60));
+    assert_eq!(a.creation().maxpause, Some(120));
+    assert_eq!(a.creation().from.as_deref(), Some("example.com"));
     assert_eq!(a.ack, Rid::new(R), "R7.2-9: ack = creation rid");
-    assert_eq!(a.authid.as_deref(), Some("abc123"));
-    assert_eq!(a.xmpp_version, Some(Version::new(1, 0)));
-    assert_eq!(a.xmpp_restartlogic, Some(true));
+    assert_eq!(a.creation().authid.as_deref(), Some("abc123"));
+    assert_eq!(a.creation().xmpp_version, Some(Version::new(1, 0)));
+    assert_eq!(a.creation().xmpp_restartlogic, Some(true));
     assert!(a.stream.is_some(), "R16.2-1: multi-stream advertised");
     assert!(b.stream_features().is_some());
     assert_eq!(h.raw(id).status, 200);
@@ -102,28 +102,28 @@ fn xep0124_7_2_wait_is_clamped_and_hold_never_exceeds_the_clients() {
         ..ServerConfig::default()
     });
     let mut c = creation_attrs(R);
-    c.wait = Some(65535);
-    c.hold = Some(5);
+    c.creation_mut().wait = Some(65535);
+    c.creation_mut().hold = Some(5);
     let id = h.create(c, true);
     let a = h.resp(id).attrs;
-    assert_eq!(a.wait, Some(30), "R7.2-3");
-    assert_eq!(a.hold, Some(2), "R7.2-7");
-    assert_eq!(a.requests, Some(3), "R7.2-4: hold + 1");
+    assert_eq!(a.creation().wait, Some(30), "R7.2-3");
+    assert_eq!(a.creation().hold, Some(2), "R7.2-7");
+    assert_eq!(a.creation().requests, Some(3), "R7.2-4: hold + 1");
     let mut h = H::with_default();
     let mut c = creation_attrs(R);
-    c.hold = Some(0);
-    c.ver = Some(Version::new(1, 20));
+    c.creation_mut().hold = Some(0);
+    c.creation_mut().ver = Some(Version::new(1, 20));
     let id = h.create(c, true);
     let a = h.resp(id).attrs;
-    assert_eq!(a.hold, Some(0));
-    assert_eq!(a.requests, Some(1));
+    assert_eq!(a.creation().hold, Some(0));
+    assert_eq!(a.creation().requests, Some(1));
     assert_eq!(
-        a.ver,
+        a.creation().ver,
         Some(Version::new(1, 11)),
         "R7.2-6: the lower version"
     );
     assert_eq!(
-        a.inactivity,
+        a.creation().inactivity,
         Some(62),
         "R12-3: polling sessions get more inactivity"
     );
@@ -151,7 +151,7 @@ fn xep0206_4_creation_without_features_is_answered_at_wait_and_features_come_lat
 fn xep0124_7_1_content_is_the_content_type_of_every_response() {
     let mut h = H::with_default();
     let mut c = creation_attrs(R);
-    c.content = Some("text/plain; charset=utf-8".into());
+    c.creation_mut().content = Some("text/plain; charset=utf-8".into());
     let id = h.create(c, true);
     assert_eq!(h.raw(id).content_type, "text/plain; charset=utf-8");
     let poll = h.rid(R + 1, &[]);
@@ -166,7 +166,7 @@ fn xep0124_7_1_content_is_the_content_type_of_every_response() {
     // A header-injecting value is not used.
     let mut h = H::with_default();
     let mut c = creation_attrs(R);
-    c.content = Some("text/xml\r\nSet-Cookie: x=1".into());
+    c.creation_mut().content = Some("text/xml\r\nSet-Cookie: x=1".into());
     let id = h.create(c, true);
     assert_eq!(h.raw(id).content_type, "text/xml; charset=utf-8");
     assert!(h.warnings().contains(&Warning::ContentIgnored));
@@ -187,8 +187,17 @@ fn xep0124_8_held_request_answered_as_soon_as_a_stanza_arrives() {
     assert_eq!(payload_strings(&b), vec![msg(1)]);
     // R7.2-2, R7.2-5: session attributes only on the creation response.
     let a = &b.attrs;
-    assert!(a.sid.is_none() && a.wait.is_none() && a.requests.is_none() && a.hold.is_none());
-    assert!(a.ver.is_none() && a.polling.is_none() && a.inactivity.is_none());
+    assert!(
+        a.sid.is_none()
+            && a.creation().wait.is_none()
+            && a.creation().requests.is_none()
+            && a.creation().hold.is_none()
+    );
+    assert!(
+        a.creation().ver.is_none()
+            && a.creation().polling.is_none()
+            && a.creation().inactivity.is_none()
+    );
 }
 
 #[test]
@@ -226,7 +235,7 @@ fn xep0124_14_2_out_of_order_requests_are_processed_and_answered_in_rid_order() 
         ..ServerConfig::default()
     });
     let mut c = creation_attrs(R);
-    c.hold = Some(2);
+    c.creation_mut().hold = Some(2);
     h.create(c, true);
     let b = h.rid(R + 2, &[&msg(2)]);
     assert!(
@@ -313,7 +322,7 @@ fn xep0124_14_2_gap_that_never_fills_terminates_in_strict_mode() {
         ..strict()
     });
     let mut c = creation_attrs(R);
-    c.hold = Some(2);
+    c.creation_mut().hold = Some(2);
     h.create(c, true);
     let early = h.rid(R + 2, &[]);
     h.secs(10);
@@ -329,7 +338,7 @@ fn xep0124_14_2_gap_that_never_fills_is_skipped_in_lenient_mode() {
         ..ServerConfig::default()
     });
     let mut c = creation_attrs(R);
-    c.hold = Some(2);
+    c.creation_mut().hold = Some(2);
     h.create(c, true);
     let early = h.rid(R + 2, &[&msg(2)]);
     h.secs(10);
@@ -496,7 +505,7 @@ fn xep0124_10_pause_without_maxpause_is_ignored() {
         ..ServerConfig::default()
     });
     let id = h.create(creation_attrs(R), true);
-    assert_eq!(h.resp(id).attrs.maxpause, None);
+    assert_eq!(h.resp(id).attrs.creation().maxpause, None);
     let p = h.send(
         BodyAttrs {
             rid: Rid::new(R + 1),
@@ -576,7 +585,7 @@ fn xep0124_11_too_frequent_empty_requests_violate_policy_in_strict_mode() {
 fn xep0124_12_polling_session_too_frequent_polls_violate_policy() {
     let mut h = H::new(strict());
     let mut c = creation_attrs(R);
-    c.hold = Some(0);
+    c.creation_mut().hold = Some(0);
     h.create(c, true);
     // X4-4: polling for the features right after creation is allowed.
     let a = h.rid(R + 1, &[]);
@@ -597,7 +606,7 @@ fn xep0124_12_polling_session_too_frequent_polls_violate_policy() {
     // Polling at the advertised interval is fine.
     let mut h = H::new(strict());
     let mut c = creation_attrs(R);
-    c.hold = Some(0);
+    c.creation_mut().hold = Some(0);
     h.create(c, true);
     for i in 1..=5 {
         h.secs(2);
@@ -708,8 +717,11 @@ fn xep0124_16_add_stream_route_payload_and_close_one_stream() {
     let add = h.send(
         BodyAttrs {
             rid: Rid::new(R + 1),
-            to: Some("example.org".into()),
-            xml_lang: Some("en".into()),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.org".into()),
+                xml_lang: Some("en".into()),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         },
         &[],
@@ -733,7 +745,7 @@ fn xep0124_16_add_stream_route_payload_and_close_one_stream() {
     let ra = h.resp(add);
     let second = ra.attrs.stream.clone().unwrap();
     assert_ne!(second, first, "R16.3-3: a new name");
-    assert_eq!(ra.attrs.from.as_deref(), Some("example.org"));
+    assert_eq!(ra.attrs.creation().from.as_deref(), Some("example.org"));
     // Payload addressed to the second stream goes there only.
     h.send(
         BodyAttrs {
@@ -806,7 +818,10 @@ fn xep0124_16_without_multi_stream_an_add_stream_request_is_a_poll() {
     let add = h.send(
         BodyAttrs {
             rid: Rid::new(R + 1),
-            to: Some("example.org".into()),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.org".into()),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         },
         &[],
@@ -827,9 +842,9 @@ fn xep0124_17_legacy_clients_get_http_error_codes() {
     let legacy = || {
         let mut h = H::with_default();
         let mut c = creation_attrs(R);
-        c.ver = None;
+        c.creation_mut().ver = None;
         let id = h.create(c, true);
-        assert_eq!(h.resp(id).attrs.ver, None);
+        assert_eq!(h.resp(id).attrs.creation().ver, None);
         h
     };
     let mut h = legacy();
@@ -841,7 +856,7 @@ fn xep0124_17_legacy_clients_get_http_error_codes() {
         ..ServerConfig::default()
     });
     let mut c = creation_attrs(R);
-    c.ver = None;
+    c.creation_mut().ver = None;
     h.create(c, true);
     h.rid(R + 1, &[]);
     let x = h.rid(R + 2, &[]);
@@ -870,9 +885,12 @@ fn xep0206_5_restart_opens_a_new_stream_and_forwards_the_new_features() {
     let restart = h.send(
         BodyAttrs {
             rid: Rid::new(R + 2),
-            to: Some("example.com".into()),
-            xml_lang: Some("en".into()),
             xmpp_restart: Some(true),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.com".into()),
+                xml_lang: Some("en".into()),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         },
         &[&msg(1)],
@@ -1165,7 +1183,10 @@ fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
     let add = h.send(
         BodyAttrs {
             rid: Rid::new(R + 1),
-            to: Some("example.org".into()),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.org".into()),
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         },
         &[],
@@ -1203,7 +1224,10 @@ fn xep0124_16_streams_beyond_the_limit_are_a_policy_violation() {
     h.create(creation_attrs(R), true);
     let add = |rid| BodyAttrs {
         rid: Rid::new(rid),
-        to: Some("example.org".into()),
+        creation: Some(Box::new(CreationAttrs {
+            to: Some("example.org".into()),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     };
     h.send(add(R + 1), &[]);

@@ -461,7 +461,7 @@ impl BoshService {
                     (reply_rx, tx, sid)
                 }
                 Routing::New(incoming) => {
-                    let attrs = &incoming.body().attrs;
+                    let attrs = incoming.body().attrs.creation();
                     if let Err(condition) = shared
                         .settings
                         .upstream

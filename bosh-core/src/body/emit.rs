@@ -38,9 +38,9 @@ pub(crate) fn write_body_with<I>(
     I: IntoIterator,
     I::Item: AsRef<[u8]>,
 {
-    let has_xbosh = attrs.xmpp_version.is_some()
+    let has_xbosh = attrs.creation().xmpp_version.is_some()
         || attrs.xmpp_restart.is_some()
-        || attrs.xmpp_restartlogic.is_some();
+        || attrs.creation().xmpp_restartlogic.is_some();
     // Prefix bindings, so that every prefixed attribute lands in its own
     // namespace even when the body rebinds `xmpp` (e.g. `xmlns:xmpp='urn:x'`
     // next to `xmlns:b='urn:xmpp:xbosh'`): the XEP-0206 attributes take a
@@ -284,48 +284,49 @@ fn write_bool(name: &str, value: Option<bool>, out: &mut Vec<u8>) {
 }
 
 fn write_attrs(a: &BodyAttrs, xbosh: &str, plan: Option<&PrefixPlan>, out: &mut Vec<u8>) {
+    let c = a.creation();
     write_num("rid", a.rid.map(|r| r.get()), out);
     write_str("sid", &a.sid, out);
-    write_str("to", &a.to, out);
-    write_str("from", &a.from, out);
-    write_str("route", &a.route, out);
-    write_str("xml:lang", &a.xml_lang, out);
-    write_version("ver", a.ver, out);
-    write_num("wait", a.wait, out);
-    write_num("hold", a.hold, out);
-    write_num("requests", a.requests, out);
-    write_num("polling", a.polling, out);
-    write_num("inactivity", a.inactivity, out);
-    write_num("maxpause", a.maxpause, out);
+    write_str("to", &c.to, out);
+    write_str("from", &c.from, out);
+    write_str("route", &c.route, out);
+    write_str("xml:lang", &c.xml_lang, out);
+    write_version("ver", c.ver, out);
+    write_num("wait", c.wait, out);
+    write_num("hold", c.hold, out);
+    write_num("requests", c.requests, out);
+    write_num("polling", c.polling, out);
+    write_num("inactivity", c.inactivity, out);
+    write_num("maxpause", c.maxpause, out);
     write_num("pause", a.pause, out);
     write_num("ack", a.ack.map(|r| r.get()), out);
     write_num("report", a.report.map(|r| r.get()), out);
     write_num("time", a.time, out);
-    if let Some(list) = &a.accept {
+    if let Some(list) = &c.accept {
         write_attr("accept", &list.join(","), out);
     }
-    if let Some(list) = &a.charsets {
+    if let Some(list) = &c.charsets {
         write_attr("charsets", &list.join(" "), out);
     }
-    write_str("content", &a.content, out);
+    write_str("content", &c.content, out);
     write_str("key", &a.key, out);
     write_str("newkey", &a.newkey, out);
     write_str("stream", &a.stream, out);
-    write_str("authid", &a.authid, out);
+    write_str("authid", &c.authid, out);
     if let Some(t) = a.body_type {
         write_attr("type", t.as_str(), out);
     }
-    if let Some(c) = a.condition {
-        write_attr("condition", c.as_str(), out);
+    if let Some(cond) = a.condition {
+        write_attr("condition", cond.as_str(), out);
     }
     if xbosh == "xmpp" {
-        write_version("xmpp:version", a.xmpp_version, out);
+        write_version("xmpp:version", c.xmpp_version, out);
         write_bool("xmpp:restart", a.xmpp_restart, out);
-        write_bool("xmpp:restartlogic", a.xmpp_restartlogic, out);
+        write_bool("xmpp:restartlogic", c.xmpp_restartlogic, out);
     } else {
-        write_version(&format!("{xbosh}:version"), a.xmpp_version, out);
+        write_version(&format!("{xbosh}:version"), c.xmpp_version, out);
         write_bool(&format!("{xbosh}:restart"), a.xmpp_restart, out);
-        write_bool(&format!("{xbosh}:restartlogic"), a.xmpp_restartlogic, out);
+        write_bool(&format!("{xbosh}:restartlogic"), c.xmpp_restartlogic, out);
     }
     for (i, e) in a.extra.iter().enumerate() {
         let name = plan.map_or(e.name.as_str(), |p| p.extra_name(i, &e.name));

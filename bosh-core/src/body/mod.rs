@@ -2,13 +2,15 @@
 //!
 //! [`parse`] turns the bytes of an HTTP request or response into a [`Body`]:
 //! every attribute of XEP-0124 and XEP-0206 becomes a typed field of
-//! [`BodyAttrs`] with its schema range, and the payload stays the raw bytes of
-//! the input (a [`Bytes`] slice, no copy, no DOM), with
-//! [`Body::elements`] iterating over the top-level child elements. The payload
-//! is still checked to be well-formed XML 1.0 with namespaces, as XEP-0124 §6
-//! requires (R6-2 to R6-5): no comments, processing instructions, DTDs, or
-//! entity references other than the five predefined ones and character
-//! references, and no character data directly inside `<body/>`.
+//! [`BodyAttrs`] with its schema range (those of session creation in a
+//! [`CreationAttrs`] that it boxes only when one is present), and the
+//! payload stays the raw bytes of the input (a [`Bytes`] slice, no copy, no
+//! DOM), with [`Body::elements`] iterating over the top-level child
+//! elements. The payload is still checked to be well-formed XML 1.0 with
+//! namespaces, as XEP-0124 §6 requires (R6-2 to R6-5): no comments,
+//! processing instructions, DTDs, or entity references other than the five
+//! predefined ones and character references, and no character data directly
+//! inside `<body/>`.
 //!
 //! [`write_body`] and [`Body::write`] emit a `<body/>` into a caller-supplied
 //! buffer. Emitting, parsing and emitting again gives the same bytes.
@@ -39,7 +41,7 @@ mod parse;
 mod sid;
 mod xml;
 
-pub use attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
+pub use attrs::{BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, NamespaceDecl, Version};
 pub use emit::{uri_element, write_body};
 pub use error::{ParseError, ParseErrorKind};
 pub use parse::{ParseLimits, parse, parse_bytes};
@@ -68,23 +70,31 @@ pub const NS_JABBER_CLIENT: &str = "jabber:client";
 pub struct Body {
     /// The attributes of `<body/>`.
     pub attrs: BodyAttrs,
-    /// Prefixed namespace declarations made on `<body/>` (`xmlns:p='…'`), in
-    /// document order. Payload elements may rely on them.
-    namespaces: Vec<NamespaceDecl>,
-    /// A default namespace other than httpbind in scope for the children; only
-    /// possible when the root element itself is prefixed.
-    child_default_ns: Option<String>,
+    /// The namespace declarations of `<body/>` that its children may rely
+    /// on, boxed and `None` when there is none (the usual case).
+    scope: Option<Box<Scope>>,
     /// Raw bytes between `<body …>` and `</body>` (empty for `<body/>`).
     payload: Bytes,
     /// Top-level child elements as byte ranges of `payload`.
     children: Vec<(u32, u32)>,
 }
 
+/// The namespace declarations made on `<body/>` for its children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Scope {
+    /// Prefixed namespace declarations made on `<body/>` (`xmlns:p='…'`), in
+    /// document order. Payload elements may rely on them.
+    namespaces: Vec<NamespaceDecl>,
+    /// A default namespace other than httpbind in scope for the children; only
+    /// possible when the root element itself is prefixed.
+    child_default_ns: Option<String>,
+}
+
 impl PartialEq for Body {
     fn eq(&self, other: &Self) -> bool {
         self.attrs == other.attrs
-            && self.namespaces == other.namespaces
-            && self.child_default_ns == other.child_default_ns
+            && self.namespaces() == other.namespaces()
+            && self.child_default_ns() == other.child_default_ns()
             && self.elements().eq(other.elements())
     }
 }
@@ -108,7 +118,11 @@ impl Body {
 
     /// The prefixed namespace declarations made on `<body/>`, in document order.
     pub fn namespaces(&self) -> &[NamespaceDecl] {
-        &self.namespaces
+        self.scope.as_deref().map_or(&[], |s| &s.namespaces)
+    }
+
+    fn child_default_ns(&self) -> Option<&str> {
+        self.scope.as_deref()?.child_default_ns.as_deref()
     }
 
     /// Iterates over the top-level child elements ("payloads", XEP-0124 §6,
@@ -139,10 +153,10 @@ impl Body {
     }
 
     fn make_standalone(&self, element: Bytes) -> Bytes {
-        if self.namespaces.is_empty() && self.child_default_ns.is_none() {
+        if self.namespaces().is_empty() && self.child_default_ns().is_none() {
             return element;
         }
-        xml::make_standalone(element, &self.namespaces, self.child_default_ns.as_deref())
+        xml::make_standalone(element, self.namespaces(), self.child_default_ns())
     }
 
     /// The first payload element whose qualified name is `qname` (e.g.
@@ -180,11 +194,11 @@ impl Body {
     /// The payload is written as its top-level elements with no whitespace
     /// between them. See [`write_body`].
     pub fn write(&self, out: &mut Vec<u8>) {
-        if self.child_default_ns.is_some() {
+        if self.child_default_ns().is_some() {
             let pieces: Vec<Bytes> = self.standalone_elements().collect();
-            emit::write_body_with(&self.attrs, &self.namespaces, &pieces, out);
+            emit::write_body_with(&self.attrs, self.namespaces(), &pieces, out);
         } else {
-            emit::write_body_with(&self.attrs, &self.namespaces, self.elements(), out);
+            emit::write_body_with(&self.attrs, self.namespaces(), self.elements(), out);
         }
     }
 }

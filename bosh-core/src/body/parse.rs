@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use quick_xml::XmlVersion;
 
+use super::Scope;
 use super::attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
 use super::error::{ParseError, ParseErrorKind};
 use super::xml::{
@@ -104,8 +105,7 @@ fn parse_with(input: Bytes, limits: &ParseLimits, fast_root: bool) -> Result<Bod
         attr_bits: 0,
         many: None,
         attrs: &mut body.attrs,
-        namespaces: Vec::new(),
-        child_default_ns: None,
+        scope: None,
         seen_root: false,
         root_done: false,
         payload: (0, 0),
@@ -117,8 +117,7 @@ fn parse_with(input: Bytes, limits: &ParseLimits, fast_root: bool) -> Result<Bod
     let Parser {
         seen_root,
         payload: (ps, pe),
-        namespaces,
-        child_default_ns,
+        scope,
         children,
         ..
     } = p;
@@ -128,8 +127,7 @@ fn parse_with(input: Bytes, limits: &ParseLimits, fast_root: bool) -> Result<Bod
     if ps != pe {
         body.payload = input.slice(base + ps..base + pe);
     }
-    body.namespaces = namespaces;
-    body.child_default_ns = child_default_ns;
+    body.scope = scope;
     body.children = children;
     Ok(body)
 }
@@ -264,6 +262,22 @@ struct RawAttr {
 
 const NO_COLON: u32 = u32::MAX;
 
+/// The attribute names that [`Parser::root_fast`] tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastName {
+    Rid,
+    Sid,
+    Ack,
+    Xmlns,
+    Other,
+}
+
+/// `rid=`, `sid=`, `ack=` and `xmlns=` as the low bytes of a little-endian word.
+const RID_EQ: u64 = u32::from_le_bytes(*b"rid=") as u64;
+const SID_EQ: u64 = u32::from_le_bytes(*b"sid=") as u64;
+const ACK_EQ: u64 = u32::from_le_bytes(*b"ack=") as u64;
+const XMLNS_EQ: u64 = u64::from_le_bytes(*b"xmlns=\0\0");
+
 impl RawAttr {
     #[inline]
     fn qname<'a>(&self, s: &'a str) -> &'a str {
@@ -332,8 +346,8 @@ struct Parser<'a, 'b> {
     /// Their names, once there are more than [`LINEAR_DUP_CHECK`].
     many: Option<HashSet<&'a str>>,
     attrs: &'b mut BodyAttrs,
-    namespaces: Vec<NamespaceDecl>,
-    child_default_ns: Option<String>,
+    /// The namespace declarations of `<body/>` its children may rely on.
+    scope: Option<Box<Scope>>,
     seen_root: bool,
     root_done: bool,
     /// Payload byte range within `s`.
@@ -724,17 +738,28 @@ impl<'a> Parser<'a, '_> {
             }
             // An ASCII name without a colon (what `scan_qname` accepts as
             // such), then `=` and a quote, usually with no space between.
-            if NAME_CLASS[usize::from(b[i])] != START {
-                return None;
-            }
-            let mut name_end = i + 1;
-            while let Some(&c) = b.get(name_end) {
-                match NAME_CLASS[usize::from(c)] {
-                    START | CHAR => name_end += 1,
-                    DELIM => break,
-                    _ => return None,
+            // The names of an empty request are told by their first bytes
+            // with the `=`, with no scan.
+            let (name_end, mut name) = match word_at(b, i) {
+                Some(w) if w & 0xFFFF_FFFF == RID_EQ => (i + 3, FastName::Rid),
+                Some(w) if w & 0xFFFF_FFFF == SID_EQ => (i + 3, FastName::Sid),
+                Some(w) if w & 0xFFFF_FFFF == ACK_EQ => (i + 3, FastName::Ack),
+                Some(w) if w & 0xFFFF_FFFF_FFFF == XMLNS_EQ => (i + 5, FastName::Xmlns),
+                _ => {
+                    if NAME_CLASS[usize::from(b[i])] != START {
+                        return None;
+                    }
+                    let mut name_end = i + 1;
+                    while let Some(&c) = b.get(name_end) {
+                        match NAME_CLASS[usize::from(c)] {
+                            START | CHAR => name_end += 1,
+                            DELIM => break,
+                            _ => return None,
+                        }
+                    }
+                    (name_end, FastName::Other)
                 }
-            }
+            };
             let mut eq = name_end;
             if b.get(eq) != Some(&b'=') {
                 eq = self.skip_space(eq);
@@ -750,8 +775,16 @@ impl<'a> Parser<'a, '_> {
                 &c @ (b'\'' | b'"') => c,
                 _ => return None,
             };
-            let name = &b[i..name_end];
-            if name == b"xmlns" {
+            if name == FastName::Other {
+                name = match &b[i..name_end] {
+                    b"rid" => FastName::Rid,
+                    b"sid" => FastName::Sid,
+                    b"ack" => FastName::Ack,
+                    b"xmlns" => FastName::Xmlns,
+                    _ => FastName::Other,
+                };
+            }
+            if name == FastName::Xmlns {
                 // Compared in place: httpbind has nothing to unescape.
                 let end = q + 1 + NS_HTTPBIND.len();
                 if seen_ns
@@ -771,11 +804,17 @@ impl<'a> Parser<'a, '_> {
             let value = &s[q + 1..end];
             let attrs = &mut *self.attrs;
             match name {
-                b"rid" if attrs.rid.is_none() => {
+                FastName::Rid if attrs.rid.is_none() => {
                     let rid = rid_digits(value.as_bytes()).or_else(|| parse_rid("rid", value).ok());
                     attrs.rid = Some(rid?);
                 }
-                b"sid" if attrs.sid.is_none() => attrs.sid = Some(Sid::from(value)),
+                FastName::Ack if attrs.ack.is_none() => {
+                    let ack = rid_digits(value.as_bytes()).or_else(|| parse_rid("ack", value).ok());
+                    attrs.ack = Some(ack?);
+                }
+                FastName::Sid if attrs.sid.is_none() => {
+                    Sid::store(&mut attrs.sid, value);
+                }
                 _ => {
                     let name = &s[i..name_end];
                     if !is_typed_plain(name) {
@@ -1017,8 +1056,12 @@ impl<'a> Parser<'a, '_> {
             };
             set_attr(attrs, Some(ns), a.local(s), a.qname(s), a.unescaped(s)).map_err(err)?;
         }
-        self.namespaces = namespaces;
-        self.child_default_ns = child_default_ns;
+        if !namespaces.is_empty() || child_default_ns.is_some() {
+            self.scope = Some(Box::new(Scope {
+                namespaces,
+                child_default_ns,
+            }));
+        }
         Ok(())
     }
 }
@@ -1235,14 +1278,20 @@ fn rid_digits(v: &[u8]) -> Option<Rid> {
 /// input.
 #[inline]
 fn digits_8_to_15(v: &[u8]) -> Option<u64> {
-    if !(8..=15).contains(&v.len()) {
+    const POW10: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+    let n = v.len();
+    if !(8..=15).contains(&n) {
         return None;
     }
     let high = eight_digits(word_at(v, 0)?)?;
-    v[8..].iter().try_fold(high, |n, &d| {
-        let d = d.wrapping_sub(b'0');
-        (d < 10).then(|| n * 10 + u64::from(d))
-    })
+    if n == 8 {
+        return Some(high);
+    }
+    // The last eight bytes, overlapping the first eight: the overlap (the
+    // low bytes, already checked) is read as zeros.
+    let overlap = (1u64 << (8 * (16 - n))) - 1;
+    let last = (word_at(v, n - 8)? & !overlap) | ((LO * 0x30) & overlap);
+    Some(high * POW10[n - 8] + eight_digits(last)?)
 }
 
 fn parse_rid(name: &'static str, v: &str) -> Result<Rid, ParseErrorKind> {
@@ -1287,6 +1336,17 @@ fn set<T>(field: &mut Option<T>, name: &'static str, value: T) -> Result<(), Par
     Ok(())
 }
 
+/// Stores `sid` in place (see [`Sid::store`]), refusing a second one.
+fn set_sid(a: &mut BodyAttrs, v: &str) -> Result<(), ParseErrorKind> {
+    if a.sid.is_some() {
+        return Err(ParseErrorKind::DuplicateAttribute {
+            name: "sid".to_owned(),
+        });
+    }
+    Sid::store(&mut a.sid, v);
+    Ok(())
+}
+
 /// Whether `name`, unprefixed, is an attribute with a typed field in
 /// [`BodyAttrs`] (one `set_attr` stores there, refusing a second one).
 fn is_typed_plain(name: &str) -> bool {
@@ -1326,7 +1386,7 @@ fn is_typed_plain(name: &str) -> bool {
 fn set_plain_attr(a: &mut BodyAttrs, name: &str, v: Cow<'_, str>) -> Result<(), ParseErrorKind> {
     match name.as_bytes() {
         b"rid" => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
-        b"sid" => set(&mut a.sid, "sid", Sid::from(&*v)),
+        b"sid" => set_sid(a, &v),
         b"ack" => set(&mut a.ack, "ack", parse_rid("ack", &v)?),
         _ => set_attr(a, None, name, name, v),
     }
@@ -1343,22 +1403,34 @@ fn set_attr(
     let owned = || v.clone().into_owned();
     match (ns, local) {
         (None, "rid") => set(&mut a.rid, "rid", parse_rid("rid", &v)?),
-        (None, "sid") => set(&mut a.sid, "sid", Sid::from(&*v)),
-        (None, "to") => set(&mut a.to, "to", owned()),
-        (None, "from") => set(&mut a.from, "from", owned()),
-        (None, "route") => set(&mut a.route, "route", owned()),
-        (Some(NS_XML), "lang") => set(&mut a.xml_lang, "xml:lang", owned()),
-        (None, "ver") => set(&mut a.ver, "ver", parse_version("ver", &v)?),
-        (None, "wait") => set(&mut a.wait, "wait", parse_u16("wait", &v)?),
-        (None, "hold") => set(&mut a.hold, "hold", parse_u8("hold", &v)?),
-        (None, "requests") => set(&mut a.requests, "requests", parse_u8("requests", &v)?),
-        (None, "polling") => set(&mut a.polling, "polling", parse_u16("polling", &v)?),
+        (None, "sid") => set_sid(a, &v),
+        (None, "to") => set(&mut a.creation_mut().to, "to", owned()),
+        (None, "from") => set(&mut a.creation_mut().from, "from", owned()),
+        (None, "route") => set(&mut a.creation_mut().route, "route", owned()),
+        (Some(NS_XML), "lang") => set(&mut a.creation_mut().xml_lang, "xml:lang", owned()),
+        (None, "ver") => set(&mut a.creation_mut().ver, "ver", parse_version("ver", &v)?),
+        (None, "wait") => set(&mut a.creation_mut().wait, "wait", parse_u16("wait", &v)?),
+        (None, "hold") => set(&mut a.creation_mut().hold, "hold", parse_u8("hold", &v)?),
+        (None, "requests") => set(
+            &mut a.creation_mut().requests,
+            "requests",
+            parse_u8("requests", &v)?,
+        ),
+        (None, "polling") => set(
+            &mut a.creation_mut().polling,
+            "polling",
+            parse_u16("polling", &v)?,
+        ),
         (None, "inactivity") => set(
-            &mut a.inactivity,
+            &mut a.creation_mut().inactivity,
             "inactivity",
             parse_u16("inactivity", &v)?,
         ),
-        (None, "maxpause") => set(&mut a.maxpause, "maxpause", parse_u16("maxpause", &v)?),
+        (None, "maxpause") => set(
+            &mut a.creation_mut().maxpause,
+            "maxpause",
+            parse_u16("maxpause", &v)?,
+        ),
         (None, "pause") => set(&mut a.pause, "pause", parse_u16("pause", &v)?),
         (None, "ack") => set(&mut a.ack, "ack", parse_rid("ack", &v)?),
         (None, "report") => set(&mut a.report, "report", parse_rid("report", &v)?),
@@ -1370,17 +1442,17 @@ fn set_attr(
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            set(&mut a.accept, "accept", list)
+            set(&mut a.creation_mut().accept, "accept", list)
         }
         (None, "charsets") => {
             let list = v.split_ascii_whitespace().map(str::to_owned).collect();
-            set(&mut a.charsets, "charsets", list)
+            set(&mut a.creation_mut().charsets, "charsets", list)
         }
-        (None, "content") => set(&mut a.content, "content", owned()),
+        (None, "content") => set(&mut a.creation_mut().content, "content", owned()),
         (None, "key") => set(&mut a.key, "key", owned()),
         (None, "newkey") => set(&mut a.newkey, "newkey", owned()),
         (None, "stream") => set(&mut a.stream, "stream", owned()),
-        (None, "authid") => set(&mut a.authid, "authid", owned()),
+        (None, "authid") => set(&mut a.creation_mut().authid, "authid", owned()),
         (None, "type") => {
             let t = match v.trim() {
                 "terminate" => BodyType::Terminate,
@@ -1397,7 +1469,7 @@ fn set_attr(
             set(&mut a.condition, "condition", c)
         }
         (Some(NS_XBOSH), "version") => set(
-            &mut a.xmpp_version,
+            &mut a.creation_mut().xmpp_version,
             "xmpp:version",
             parse_version("xmpp:version", &v)?,
         ),
@@ -1407,7 +1479,7 @@ fn set_attr(
             parse_bool("xmpp:restart", &v)?,
         ),
         (Some(NS_XBOSH), "restartlogic") => set(
-            &mut a.xmpp_restartlogic,
+            &mut a.creation_mut().xmpp_restartlogic,
             "xmpp:restartlogic",
             parse_bool("xmpp:restartlogic", &v)?,
         ),
@@ -1529,8 +1601,8 @@ mod tests {
             }
             let doc = format!("{B} sid='{v}\t{v}' to=\"{v}'{v}\"/>");
             let a = parse_str(&doc).unwrap().attrs;
-            assert_eq!(a.sid.unwrap(), format!("{v} {v}"));
-            assert_eq!(a.to.unwrap(), format!("{v}'{v}"));
+            assert_eq!(a.sid.as_deref().unwrap(), format!("{v} {v}"));
+            assert_eq!(a.creation().to.as_deref().unwrap(), format!("{v}'{v}"));
         }
     }
 
@@ -1684,6 +1756,26 @@ mod tests {
                 None
             };
             assert_eq!(parse_uint(v, u64::MAX >> 1), slow, "{v}");
+        }
+        // Every length, and every position of a byte just outside the
+        // digits (the overlapping second word included).
+        let digits = "9876543210123456";
+        for len in 1..=16 {
+            let v = &digits[..len];
+            assert_eq!(parse_uint(v, u64::MAX >> 1), v.parse().ok(), "{v}");
+            for at in 0..len {
+                for c in ['/', ':', 'a', ' '] {
+                    let mut bad = v.to_owned();
+                    bad.replace_range(at..=at, &c.to_string());
+                    let slow = bad
+                        .trim_matches(' ')
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| bad.trim_matches(' ').parse::<u64>().ok())
+                        .flatten();
+                    assert_eq!(parse_uint(&bad, u64::MAX >> 1), slow, "{bad:?}");
+                }
+            }
         }
     }
 

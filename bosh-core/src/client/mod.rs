@@ -161,7 +161,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::body::{Body, BodyAttrs, BodyType, Sid, parse_bytes, write_body};
+use crate::body::{Body, BodyAttrs, BodyType, CreationAttrs, Sid, parse_bytes, write_body};
 use crate::condition::Condition;
 use crate::keys::KeyChain;
 use crate::rid::Rid;
@@ -466,16 +466,19 @@ impl ClientSession {
         });
         let c = &s.config;
         let attrs = BodyAttrs {
-            to: Some(c.to.clone()),
-            from: c.from.clone(),
-            route: c.route.clone(),
-            xml_lang: Some(c.xml_lang.clone()),
-            ver: Some(c.ver),
-            wait: Some(c.wait),
-            hold: Some(c.hold),
-            content: c.content.clone(),
             ack: if c.use_acks { Some(Rid::MIN) } else { None },
-            xmpp_version: c.xmpp_version,
+            creation: Some(Box::new(CreationAttrs {
+                to: Some(c.to.clone()),
+                from: c.from.clone(),
+                route: c.route.clone(),
+                xml_lang: Some(c.xml_lang.clone()),
+                ver: Some(c.ver),
+                wait: Some(c.wait),
+                hold: Some(c.hold),
+                content: c.content.clone(),
+                xmpp_version: c.xmpp_version,
+                ..CreationAttrs::default()
+            })),
             ..BodyAttrs::default()
         };
         s.transmit_new(now, Kind::Create, attrs, &[]);
@@ -1154,10 +1157,13 @@ impl ClientSession {
             }
             Item::Restart => {
                 let attrs = BodyAttrs {
-                    to: Some(c.to.clone()),
-                    xml_lang: Some(c.xml_lang.clone()),
-                    from: c.from.clone(),
                     xmpp_restart: Some(true),
+                    creation: Some(Box::new(CreationAttrs {
+                        to: Some(c.to.clone()),
+                        xml_lang: Some(c.xml_lang.clone()),
+                        from: c.from.clone(),
+                        ..CreationAttrs::default()
+                    })),
                     ..BodyAttrs::default()
                 };
                 self.transmit_new(now, Kind::Restart, attrs, &[]);
@@ -1176,11 +1182,14 @@ impl ClientSession {
             }
             Item::AddStream { request, to, route } => {
                 let attrs = BodyAttrs {
-                    to: Some(to),
-                    route,
-                    from: c.from.clone(),
-                    xml_lang: Some(c.xml_lang.clone()),
-                    xmpp_version: c.xmpp_version,
+                    creation: Some(Box::new(CreationAttrs {
+                        to: Some(to),
+                        route,
+                        from: c.from.clone(),
+                        xml_lang: Some(c.xml_lang.clone()),
+                        xmpp_version: c.xmpp_version,
+                        ..CreationAttrs::default()
+                    })),
                     ..BodyAttrs::default()
                 };
                 self.transmit_new(now, Kind::AddStream(request), attrs, &[]);
@@ -1524,7 +1533,7 @@ impl ClientSession {
                     (Some(name), true) => Event::StreamAdded {
                         request,
                         stream: name.clone(),
-                        from: body.attrs.from.clone(),
+                        from: body.attrs.creation().from.clone(),
                     },
                     _ => Event::StreamAddFailed { request },
                 };
@@ -1561,13 +1570,14 @@ impl ClientSession {
             self.disconnect(DisconnectReason::BadResponse);
             return false;
         };
-        let hold = a.hold.unwrap_or(self.config.hold).min(self.config.hold);
+        let c = a.creation();
+        let hold = c.hold.unwrap_or(self.config.hold).min(self.config.hold);
         let cap = hold.saturating_add(1);
         self.hold = hold;
-        self.wait = a.wait.unwrap_or(self.config.wait);
-        self.requests = a.requests.unwrap_or(cap).clamp(1, cap);
-        self.polling = a.polling;
-        self.maxpause = a.maxpause;
+        self.wait = c.wait.unwrap_or(self.config.wait);
+        self.requests = c.requests.unwrap_or(cap).clamp(1, cap);
+        self.polling = c.polling;
+        self.maxpause = c.maxpause;
         self.streams = a.stream.clone().map(Streams::new);
         self.sid = Some(sid.clone());
         let params = SessionParams {
@@ -1575,18 +1585,18 @@ impl ClientSession {
             wait: self.wait,
             hold: self.hold,
             requests: self.requests,
-            polling: a.polling,
-            inactivity: a.inactivity,
-            maxpause: a.maxpause,
-            ver: a.ver,
+            polling: c.polling,
+            inactivity: c.inactivity,
+            maxpause: c.maxpause,
+            ver: c.ver,
             acks: a.ack.is_some(),
-            from: a.from.clone(),
-            authid: a.authid.clone(),
-            restart_logic: a.xmpp_restartlogic == Some(true),
-            xmpp_version: a.xmpp_version,
+            from: c.from.clone(),
+            authid: c.authid.clone(),
+            restart_logic: c.xmpp_restartlogic == Some(true),
+            xmpp_version: c.xmpp_version,
             stream: a.stream.clone(),
-            accept: a.accept.clone(),
-            charsets: a.charsets.clone(),
+            accept: c.accept.clone(),
+            charsets: c.charsets.clone(),
         };
         self.params = Some(params.clone());
         self.phase = Phase::Connected;

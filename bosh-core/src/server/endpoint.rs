@@ -52,11 +52,11 @@ impl Incoming {
 
     /// Whether the client is legacy (no `ver`, §17.1).
     pub fn is_legacy(&self) -> bool {
-        self.body.attrs.ver.is_none()
+        self.body.attrs.creation().ver.is_none()
     }
 
     fn content_type(&self) -> &str {
-        match &self.body.attrs.content {
+        match &self.body.attrs.creation().content {
             Some(c)
                 if c.len() <= 128
                     && c.bytes().all(|b| (0x20..0x7F).contains(&b))

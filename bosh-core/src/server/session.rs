@@ -171,9 +171,10 @@ impl ServerSession {
         body: Body,
     ) -> ServerSession {
         let a = &body.attrs;
+        let c = a.creation();
         let rid = a.rid.map_or(1, Rid::get);
-        let wait = a.wait.unwrap_or(config.max_wait).min(config.max_wait);
-        let hold = a.hold.unwrap_or(1).min(config.max_hold);
+        let wait = c.wait.unwrap_or(config.max_wait).min(config.max_wait);
+        let hold = c.hold.unwrap_or(1).min(config.max_hold);
         let polling_session = hold == 0 || wait == 0;
         let inactivity = if polling_session && config.inactivity > 0 {
             // R12-3: raise inactivity by more than polling for polling sessions.
@@ -181,9 +182,9 @@ impl ServerSession {
         } else {
             config.inactivity
         };
-        let ver = a.ver.map(|v| v.min(config.ver));
+        let ver = c.ver.map(|v| v.min(config.ver));
         let mut warnings = Vec::new();
-        let content_type = match &a.content {
+        let content_type = match &c.content {
             Some(c) if is_safe_content_type(c) => c.clone(),
             Some(_) => {
                 warnings.push(Warning::ContentIgnored);
@@ -233,11 +234,11 @@ impl ServerSession {
             s.warn(w);
         }
         let stream = s.open_stream(
-            a.to.clone(),
-            a.from.clone(),
-            a.xml_lang.clone(),
-            a.xmpp_version,
-            a.route.clone(),
+            c.to.clone(),
+            c.from.clone(),
+            c.xml_lang.clone(),
+            c.xmpp_version,
+            c.route.clone(),
         );
         s.deliver(stream, &body);
         s.push_held(now, rid, request, HeldKind::Creation);
@@ -686,7 +687,8 @@ impl ServerSession {
     /// false if the session was terminated.
     fn check_activity(&mut self, now: Instant, request: RequestId, body: &Body) -> bool {
         let exempt = body.attrs.pause.is_some() || body.attrs.is_terminate();
-        let empty = body.is_empty() && !body.attrs.is_restart() && body.attrs.to.is_none();
+        let empty =
+            body.is_empty() && !body.attrs.is_restart() && body.attrs.creation().to.is_none();
         let open = self.open_requests() + 1;
         let requests = usize::from(self.requests);
         let too_soon = self.polling > 0
@@ -885,16 +887,17 @@ impl ServerSession {
             };
             let s = &mut self.streams[idx];
             s.awaiting_features = true;
-            if a.to.is_some() {
-                s.to = a.to.clone();
+            let c = a.creation();
+            if c.to.is_some() {
+                s.to = c.to.clone();
             }
-            if a.xml_lang.is_some() {
-                s.xml_lang = a.xml_lang.clone();
+            if c.xml_lang.is_some() {
+                s.xml_lang = c.xml_lang.clone();
             }
             let cmd = UpstreamCommand::Restart {
                 stream: s.id,
                 to: s.to.clone(),
-                from: a.from.clone(),
+                from: c.from.clone(),
                 xml_lang: s.xml_lang.clone(),
                 version: s.requested_version,
             };
@@ -905,18 +908,19 @@ impl ServerSession {
                     elements: body.elements().len(),
                 });
             }
-        } else if a.to.is_some() && self.config.multi_stream && a.stream.is_none() {
+        } else if a.creation().to.is_some() && self.config.multi_stream && a.stream.is_none() {
             // §16.3: add a stream (R16.3-3).
             if self.streams.len() as u32 >= self.config.max_streams {
                 self.fail(now, Condition::PolicyViolation, request, rid);
                 return;
             }
+            let c = a.creation();
             let id = self.open_stream(
-                a.to.clone(),
-                a.from.clone(),
-                a.xml_lang.clone(),
-                a.xmpp_version,
-                a.route.clone(),
+                c.to.clone(),
+                c.from.clone(),
+                c.xml_lang.clone(),
+                c.xmpp_version,
+                c.route.clone(),
             );
             kind = HeldKind::AddStream(id);
             self.deliver(id, &body);
@@ -1235,18 +1239,19 @@ impl ServerSession {
         if kind == HeldKind::Creation {
             let s0 = &self.streams[0];
             a.sid = Some(Sid::from(self.sid.as_str()));
-            a.wait = Some(self.wait);
-            a.requests = Some(self.requests);
-            a.hold = Some(self.hold);
-            a.ver = self.ver.map(|_| self.ver.unwrap_or(self.config.ver));
-            a.polling = (self.polling > 0).then_some(self.polling);
-            a.inactivity = (self.inactivity > 0).then_some(self.inactivity);
-            a.maxpause = (self.maxpause > 0).then_some(self.maxpause);
-            a.from = s0.from.clone().or_else(|| s0.to.clone());
             a.ack = self.acks.then(|| Rid::new(self.creation_rid)).flatten();
-            a.authid = s0.authid.clone();
-            a.xmpp_version = Some(s0.version.unwrap_or(Version::new(1, 0)));
-            a.xmpp_restartlogic = Some(true);
+            let c = a.creation_mut();
+            c.wait = Some(self.wait);
+            c.requests = Some(self.requests);
+            c.hold = Some(self.hold);
+            c.ver = self.ver.map(|_| self.ver.unwrap_or(self.config.ver));
+            c.polling = (self.polling > 0).then_some(self.polling);
+            c.inactivity = (self.inactivity > 0).then_some(self.inactivity);
+            c.maxpause = (self.maxpause > 0).then_some(self.maxpause);
+            c.from = s0.from.clone().or_else(|| s0.to.clone());
+            c.authid = s0.authid.clone();
+            c.xmpp_version = Some(s0.version.unwrap_or(Version::new(1, 0)));
+            c.xmpp_restartlogic = Some(true);
             if self.config.multi_stream {
                 a.stream = Some(s0.name.clone());
             }
@@ -1268,8 +1273,9 @@ impl ServerSession {
             && let Some(st) = self.streams.get(s.0 as usize)
         {
             a.stream = Some(st.name.clone());
-            a.from = st.from.clone().or_else(|| st.to.clone());
-            a.xmpp_version = Some(st.version.unwrap_or(Version::new(1, 0)));
+            let c = a.creation_mut();
+            c.from = st.from.clone().or_else(|| st.to.clone());
+            c.xmpp_version = Some(st.version.unwrap_or(Version::new(1, 0)));
         }
         let _ = has_payload;
         a

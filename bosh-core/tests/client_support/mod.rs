@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use bosh_core::body::{BodyAttrs, Version, parse, write_body};
+use bosh_core::body::{BodyAttrs, CreationAttrs, Version, parse, write_body};
 use bosh_core::client::{ClientConfig, ClientSession, Event, Outcome, Output, RequestId, Transmit};
 use bosh_core::{Body, ParseLimits, Rid};
 
@@ -32,15 +32,18 @@ pub(crate) fn empty() -> Outcome {
 pub(crate) fn creation_attrs() -> BodyAttrs {
     BodyAttrs {
         sid: Some(SID.into()),
-        wait: Some(60),
-        hold: Some(1),
-        requests: Some(2),
-        inactivity: Some(30),
-        polling: Some(5),
-        ver: Some(Version::new(1, 11)),
-        from: Some("example.com".to_owned()),
-        xmpp_version: Some(Version::new(1, 0)),
-        xmpp_restartlogic: Some(true),
+        creation: Some(Box::new(CreationAttrs {
+            wait: Some(60),
+            hold: Some(1),
+            requests: Some(2),
+            inactivity: Some(30),
+            polling: Some(5),
+            ver: Some(Version::new(1, 11)),
+            from: Some("example.com".to_owned()),
+            xmpp_version: Some(Version::new(1, 0)),
+            xmpp_restartlogic: Some(true),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     }
 }

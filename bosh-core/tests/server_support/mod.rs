@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use bosh_core::body::{Body, BodyAttrs, ParseLimits, Version, parse, write_body};
+use bosh_core::body::{Body, BodyAttrs, CreationAttrs, ParseLimits, Version, parse, write_body};
 use bosh_core::server::{
     Output, RequestId, Response, Routing, ServerConfig, ServerEndpoint, ServerSession,
     SessionEvent, StreamId, UpstreamCommand, UpstreamEvent, Warning,
@@ -45,12 +45,15 @@ pub fn parse_response(r: &Response) -> Body {
 pub fn creation_attrs(rid: u64) -> BodyAttrs {
     BodyAttrs {
         rid: Rid::new(rid),
-        to: Some("example.com".into()),
-        xml_lang: Some("en".into()),
-        ver: Some(Version::new(1, 6)),
-        wait: Some(60),
-        hold: Some(1),
-        xmpp_version: Some(Version::new(1, 0)),
+        creation: Some(Box::new(CreationAttrs {
+            to: Some("example.com".into()),
+            xml_lang: Some("en".into()),
+            ver: Some(Version::new(1, 6)),
+            wait: Some(60),
+            hold: Some(1),
+            xmpp_version: Some(Version::new(1, 0)),
+            ..CreationAttrs::default()
+        })),
         ..BodyAttrs::default()
     }
 }
