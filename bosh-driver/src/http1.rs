@@ -206,19 +206,14 @@ impl Conn {
                         self.consume(len);
                         return Ok(head);
                     }
-                    Ok(Some(_)) => {
+                    Ok(None) if self.buf.len() < limits.max_header_bytes => {}
+                    // Complete but too long, or still incomplete at the limit.
+                    Ok(_) => {
                         return Err(HeadEnd::Refused(Refusal::Raw(
                             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                             "request head over max_header_bytes",
                         )));
                     }
-                    Ok(None) if self.buf.len() >= limits.max_header_bytes => {
-                        return Err(HeadEnd::Refused(Refusal::Raw(
-                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                            "request head over max_header_bytes",
-                        )));
-                    }
-                    Ok(None) => {}
                     Err(refusal) => return Err(HeadEnd::Refused(refusal)),
                 }
             }
@@ -426,11 +421,11 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
                 let response = match refusal {
                     Refusal::Raw(status, why) => {
                         debug!(%status, why, "request head refused");
-                        raw_refusal(status, why)
+                        service.refuse(None, status.as_u16(), why)
                     }
                     Refusal::Parsed(parts, status, why) => {
                         debug!(%status, why, method = %parts.method, "request refused");
-                        service.refuse(&parts, status.as_u16(), why)
+                        service.refuse(Some(&parts), status.as_u16(), why)
                     }
                 };
                 (
@@ -444,8 +439,9 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
             }
             None => {
                 debug!("request head not received within header_read_timeout");
-                let response = raw_refusal(
-                    StatusCode::REQUEST_TIMEOUT,
+                let response = service.refuse(
+                    None,
+                    StatusCode::REQUEST_TIMEOUT.as_u16(),
                     "request head not received in time",
                 );
                 (
@@ -727,21 +723,6 @@ fn list_items<'a>(h: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &
 
 fn asks_close(h: &HeaderMap) -> bool {
     list_items(h, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"close"))
-}
-
-/// An answer to a head that could not be parsed (so without CORS fields).
-fn raw_refusal(status: StatusCode, why: &str) -> Response<Full<Bytes>> {
-    let body = Bytes::from(format!("{why}\n"));
-    let mut r = Response::new(Full::new(body.clone()));
-    *r.status_mut() = status;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }
 
 /// The bytes of an answer: status line, fields (the service's, then

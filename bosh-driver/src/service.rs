@@ -336,14 +336,16 @@ impl BoshService {
 
     /// An answer to a request the HTTP layer refuses (RFC 9112 framing
     /// errors, an unmet `Expect`), with the request's CORS headers so that a
-    /// browser client can read it. The connection is closed after it.
+    /// browser client can read it; with `parts` absent (a head that could not
+    /// be parsed, so no `Origin` to decide on), without them. The connection
+    /// is closed after it.
     pub(crate) fn refuse(
         &self,
-        parts: &http::request::Parts,
+        parts: Option<&http::request::Parts>,
         status: u16,
         why: &'static str,
     ) -> Response<Full<Bytes>> {
-        let (cors, _) = self.cors_headers(parts);
+        let cors = parts.map(|p| self.cors_headers(p).0).unwrap_or_default();
         let mut r = plain(
             status,
             Some("text/plain; charset=utf-8"),
