@@ -128,7 +128,7 @@ if [[ ${SKIP_IDLE:-0} != 1 ]]; then
   for t in $TARGETS; do
     # shellcheck disable=SC2046
     "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$IDLE_SESSIONS" \
-      --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --timeout-secs 400 --threads 2 >>"$JSONL" ||
+      --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --idle-connections 1 --timeout-secs 400 --threads 2 >>"$JSONL" ||
       echo "load.sh: idle run $t failed" >&2
     sleep 3
   done

@@ -85,6 +85,13 @@ struct Args {
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Idle HTTP connections each session keeps for reuse. 2 (the default)
+    /// is what a browser does for a BOSH page with `hold='1'`: both request
+    /// slots stay on kept-alive connections. 1 closes the second connection
+    /// after each burst and opens a new one for the next (the idle run uses
+    /// it so that 10 000 sessions fit under a 20 000 descriptor limit).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
+    idle_connections: u16,
     /// A label copied into the output (e.g. "prosody" or "bosh-cm+prosody").
     #[arg(long, default_value = "")]
     label: String,
@@ -156,9 +163,15 @@ fn main() -> ExitCode {
             .with_ansi(false)
             .init();
     }
-    // 2 HTTP connections per session (+ the server's upstream side).
+    // Up to 2 HTTP connections per session in flight, `idle_connections`
+    // kept between requests.
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
-    if (nofile as usize) < args.sessions * 2 + 64 {
+    let per_session = if args.idle_secs.is_some() {
+        usize::from(args.idle_connections).max(1)
+    } else {
+        2
+    };
+    if (nofile as usize) < args.sessions * per_session + 64 {
         note(&format!(
             "warning: open-file limit {nofile} may be too low for {} sessions",
             args.sessions
@@ -406,7 +419,7 @@ async fn run(args: Args) -> ExitCode {
     let errors_json: Vec<String> = errors.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     let json = format!(
         "{{\"label\":\"{}\",\"url\":\"{}\",\"mode\":\"{mode}\",\"sessions\":{n},\"logged_in\":{logged_in},\
-         \"messages_per_side\":{},\"window\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
+         \"messages_per_side\":{},\"window\":{},\"idle_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
          \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss}}}",
@@ -414,6 +427,7 @@ async fn run(args: Args) -> ExitCode {
         escape_json(&args.url),
         args.messages,
         args.window,
+        args.idle_connections,
         args.wait,
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
         ramp_secs,
@@ -507,7 +521,7 @@ async fn session(
             attempt += 1;
             let mut options = ClientOptions::new(args.domain.clone());
             options.session.wait = args.wait;
-            options.max_idle_connections = 1;
+            options.max_idle_connections = usize::from(args.idle_connections);
             let (client, mut events) = match client::connect(&args.url, options).await {
                 Ok(c) => c,
                 Err(_) if attempt < args.login_attempts => continue,
@@ -703,7 +717,21 @@ async fn exchange(
             return;
         };
         if info.from.as_deref() != Some(peer_from.as_str()) {
-            report.error("unexpected_sender");
+            // A resource of another run (its tag differs) is a message an
+            // earlier run sent that the server delivered late, to the same
+            // account's bare JID (RFC 6121 §8.5.3.2.1): told apart from a
+            // misrouted message of this run.
+            let this_run = info
+                .from
+                .as_deref()
+                .and_then(|f| f.split_once('/'))
+                .and_then(|(_, res)| res.strip_prefix(shared.tag.as_str()))
+                .is_some_and(|rest| rest.starts_with('-'));
+            report.error(if this_run {
+                "unexpected_sender"
+            } else {
+                "from_earlier_run"
+            });
             return;
         }
         let now = shared.base.elapsed().as_micros() as u64;
