@@ -30,6 +30,14 @@
 //!   the key, the flag and the allowed range;
 //! - 1 when it cannot start (the runtime cannot be built, the port is
 //!   taken).
+//!
+//! Before it binds, [`CmMain::serve`] raises the process's open-file soft
+//! limit to its hard limit (the soft limit is often 1024 while the hard one
+//! is far higher) and warns when `max_sessions` cannot fit under it: every
+//! session holds at least two descriptors, its held HTTP request and its
+//! upstream c2s connection. Past the limit, new sessions are answered
+//! `remote-connection-failed` and new connections wait in the listen
+//! backlog (logged as `accept failed`).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -39,7 +47,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use clap::{CommandFactory, FromArgMatches};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Cli, Settings};
@@ -141,6 +149,7 @@ impl CmMain {
     where
         S: Future<Output = &'static str> + Send + 'static,
     {
+        raise_open_file_limit(self.settings.server.max_sessions);
         let mut signal = Box::pin(signal);
         let early = std::future::poll_fn(|cx| Poll::Ready(signal.as_mut().poll(cx))).await;
         if let Poll::Ready(signal) = early {
@@ -165,6 +174,51 @@ impl CmMain {
     }
 }
 
+/// Descriptors a connection manager holds besides its sessions' (standard
+/// streams, the listener, the poller and its waker, log files), with room.
+const RESERVED_FDS: u64 = 64;
+
+/// Descriptors one session holds at least: its held HTTP request's
+/// connection and its upstream c2s connection. A client that sends while a
+/// request is held (`hold='1'`) uses a third for a moment.
+const FDS_PER_SESSION: u64 = 2;
+
+/// Sessions that fit under an open-file limit of `limit` descriptors, each
+/// holding [`FDS_PER_SESSION`], after [`RESERVED_FDS`].
+fn sessions_that_fit(limit: u64) -> u64 {
+    limit.saturating_sub(RESERVED_FDS) / FDS_PER_SESSION
+}
+
+/// Raises the open-file soft limit to the hard limit, logs the result, and
+/// warns when `max_sessions` sessions would not fit under it. Returns the
+/// limit in force (`None` when it cannot be read).
+fn raise_open_file_limit(max_sessions: usize) -> Option<u64> {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            warn!(error = %e, "cannot read or raise the open-file limit");
+            return None;
+        }
+    };
+    let fit = sessions_that_fit(limit);
+    info!(
+        open_files = limit,
+        sessions_that_fit = fit,
+        "open-file limit"
+    );
+    if u64::try_from(max_sessions).unwrap_or(u64::MAX) > fit {
+        warn!(
+            open_files = limit,
+            max_sessions,
+            sessions_that_fit = fit,
+            "max_sessions does not fit under the open-file limit (each session holds \
+             two descriptors): raise the hard limit (e.g. LimitNOFILE= in a systemd unit) \
+             or lower max_sessions; past the limit new sessions fail"
+        );
+    }
+    Some(limit)
+}
+
 #[allow(
     clippy::print_stderr,
     reason = "the command line reports its own errors"
@@ -182,6 +236,29 @@ fn print_config(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_descriptors_per_session_after_the_reserve() {
+        assert_eq!(sessions_that_fit(20_000), 9968);
+        assert_eq!(sessions_that_fit(1024), 480);
+        assert_eq!(sessions_that_fit(RESERVED_FDS), 0);
+        assert_eq!(sessions_that_fit(10), 0);
+        assert_eq!(sessions_that_fit(u64::MAX), (u64::MAX - 64) / 2);
+    }
+
+    #[test]
+    fn start_up_raises_the_open_file_soft_limit_to_the_hard_limit() {
+        let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
+        // Lowering the soft limit needs no privilege; leave room for the
+        // other tests of this process.
+        let lowered = (hard / 2).max(512).min(hard);
+        rlimit::setrlimit(rlimit::Resource::NOFILE, lowered, hard).expect("setrlimit");
+        let before = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
+        let limit = raise_open_file_limit(10).expect("the limit is readable here");
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("getrlimit");
+        assert_eq!(soft, hard, "soft limit raised (was {before:?})");
+        assert_eq!(limit, soft);
+    }
 
     #[test]
     fn help_differs_only_in_the_program_name() {

@@ -125,6 +125,8 @@ struct Shared {
     logged_in: Vec<AtomicBool>,
     done_logins: AtomicUsize,
     login_retries: AtomicUsize,
+    /// Login failures already described on stderr.
+    failure_notes: AtomicUsize,
     /// `windows[i]`: the permits of session i for sending to its peer.
     windows: Vec<Arc<Semaphore>>,
     login_gate: Semaphore,
@@ -219,6 +221,7 @@ async fn run(args: Args) -> ExitCode {
         logged_in: (0..n).map(|_| AtomicBool::new(false)).collect(),
         done_logins: AtomicUsize::new(0),
         login_retries: AtomicUsize::new(0),
+        failure_notes: AtomicUsize::new(0),
         windows: (0..n)
             .map(|_| Arc::new(Semaphore::new(args.window.max(1))))
             .collect(),
@@ -535,6 +538,13 @@ async fn session(
                     if attempt < args.login_attempts {
                         retries.fetch_add(1, Ordering::Relaxed);
                         continue;
+                    }
+                    // The last attempt's reason, on stderr (a few: enough
+                    // to tell a server's refusal from a connection failure).
+                    if shared.failure_notes.fetch_add(1, Ordering::Relaxed) < 20 {
+                        note(&format!(
+                            "session {i}: login failed after {attempt} attempts: {e}"
+                        ));
                     }
                     return Some(Err(if e.is_auth_failure() {
                         "auth_failed"
