@@ -1,0 +1,259 @@
+//! The load generator end to end, small: `load-peers` starts a throwaway
+//! Prosody with a few accounts, `bosh-cm` runs in this process in front of
+//! its c2s port, and `bosh-load` runs against Prosody's own BOSH and against
+//! `bosh-cm`, in message mode and in idle mode. What is checked is what
+//! `benches/scripts/load.sh` relies on: every session logs in, every message
+//! sent arrives and is counted once, the JSON line carries throughput,
+//! latency percentiles, errors and the sampled processes' memory.
+//!
+//! Prosody must be installed (`scripts/install-test-deps`); without it these
+//! tests fail, they are not skipped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `load-peers --no-ejabberd`: Prosody stays up while its stdin
+/// is open.
+struct Peers {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    c2s: String,
+    bosh: String,
+    pid: u32,
+}
+
+impl Peers {
+    fn start(users: usize) -> Peers {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_load-peers"))
+            .args(["--users", &users.to_string(), "--no-ejabberd"])
+            .args(["--max-secs", "120"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("load-peers starts");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (mut c2s, mut bosh, mut pid) = (String::new(), String::new(), 0);
+        for line in stdout.lines() {
+            let line = line.expect("load-peers output");
+            if line == "READY" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                match k {
+                    "PROSODY_C2S" => c2s = v.to_owned(),
+                    "PROSODY_BOSH" => bosh = v.to_owned(),
+                    "PROSODY_PID" => pid = v.parse().expect("pid"),
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            !c2s.is_empty() && !bosh.is_empty() && pid != 0,
+            "load-peers did not report Prosody (is it installed? scripts/install-test-deps)"
+        );
+        Peers {
+            child,
+            stdin,
+            c2s,
+            bosh,
+            pid,
+        }
+    }
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        // End of stdin: load-peers stops Prosody and removes its directory.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `bosh-load --json` with `args` and returns its JSON line.
+fn bosh_load(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
+        .args(["--users-prefix", "load", "--password", "loadpw"])
+        .args(["--domain", "localhost", "--json", "--timeout-secs", "60"])
+        .args(["--login-timeout-secs", "10"])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("bosh-load runs");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "no JSON line from bosh-load (status {}): {stdout}",
+                out.status
+            )
+        })
+        .to_owned();
+    assert!(out.status.success(), "bosh-load failed: {line}");
+    line
+}
+
+/// The text of the value of `"key":` in a flat JSON line (first match).
+fn field<'a>(json: &'a str, key: &str) -> &'a str {
+    let pat = format!("\"{key}\":");
+    let start = json
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + pat.len();
+    let rest = &json[start..];
+    let end = rest
+        .find(|c: char| c == ',' || c == '}' || c == ']')
+        .unwrap_or(rest.len());
+    rest[..end].trim_matches('"')
+}
+
+fn num(json: &str, key: &str) -> f64 {
+    field(json, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
+}
+
+/// bosh-cm in this process, in front of `upstream`; returns its URL.
+fn start_cm(rt: &tokio::runtime::Runtime, upstream: &str) -> String {
+    let mut config = bosh_driver::Config::default();
+    config.listen = "127.0.0.1:0".to_owned();
+    config.upstream = Some(upstream.to_owned());
+    let settings = config.validate().expect("valid settings");
+    let server = rt
+        .block_on(runtime_tokio::bind(settings))
+        .expect("bosh-cm binds");
+    let url = format!("http://{}/http-bind", server.local_addr());
+    rt.spawn(server.run());
+    url
+}
+
+fn check_message_run(json: &str, sessions: f64, messages_per_side: f64) {
+    let expected = sessions * messages_per_side;
+    assert_eq!(field(json, "mode"), "messages", "{json}");
+    assert_eq!(num(json, "logged_in"), sessions, "{json}");
+    assert_eq!(num(json, "sent"), expected, "{json}");
+    assert_eq!(
+        num(json, "received"),
+        expected,
+        "every message once: {json}"
+    );
+    assert_eq!(num(json, "errors"), 0.0, "{json}");
+    assert!(num(json, "msgs_per_sec") > 0.0, "{json}");
+    let (p50, p99, max) = (
+        num(json, "p50_ms"),
+        num(json, "p99_ms"),
+        num(json, "max_ms"),
+    );
+    assert!(p50 > 0.0 && p50 <= p99 && p99 <= max, "{json}");
+    assert!(num(json, "before_kib") > 0.0, "memory sampled: {json}");
+}
+
+#[test]
+fn bosh_load_exchanges_every_message_through_prosody_and_through_bosh_cm() {
+    let peers = Peers::start(8);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cm = start_cm(&rt, &peers.c2s);
+    let pid = peers.pid.to_string();
+    for (label, url) in [("prosody", peers.bosh.as_str()), ("cm-prosody", &cm)] {
+        let json = bosh_load(&[
+            "--url",
+            url,
+            "--pid",
+            &pid,
+            "--label",
+            label,
+            "--sessions",
+            "6",
+            "--users",
+            "8",
+            "--messages",
+            "20",
+            "--window",
+            "3",
+        ]);
+        assert_eq!(field(&json, "label"), label);
+        assert_eq!(num(&json, "idle_connections"), 2.0, "{json}");
+        check_message_run(&json, 6.0, 20.0);
+    }
+}
+
+#[test]
+fn bosh_load_with_one_kept_connection_still_delivers_everything() {
+    let peers = Peers::start(4);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cm = start_cm(&rt, &peers.c2s);
+    let json = bosh_load(&[
+        "--url",
+        &cm,
+        "--pid",
+        &peers.pid.to_string(),
+        "--sessions",
+        "4",
+        "--users",
+        "4",
+        "--messages",
+        "15",
+        "--idle-connections",
+        "1",
+    ]);
+    assert_eq!(num(&json, "idle_connections"), 1.0, "{json}");
+    check_message_run(&json, 4.0, 15.0);
+}
+
+#[test]
+fn bosh_load_idle_mode_holds_long_polls_and_reports_memory_per_session() {
+    let peers = Peers::start(4);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cm = start_cm(&rt, &peers.c2s);
+    let json = bosh_load(&[
+        "--url",
+        &cm,
+        "--pid",
+        &peers.pid.to_string(),
+        "--sessions",
+        "4",
+        "--users",
+        "4",
+        "--wait",
+        "1",
+        "--idle-secs",
+        "3",
+        "--idle-connections",
+        "1",
+    ]);
+    assert_eq!(field(&json, "mode"), "idle", "{json}");
+    assert_eq!(num(&json, "logged_in"), 4.0, "{json}");
+    assert_eq!(num(&json, "errors"), 0.0, "{json}");
+    // Held for the whole idle phase (more than two `wait` periods here).
+    assert!(num(&json, "phase_secs") >= 3.0, "{json}");
+    assert_eq!(num(&json, "msgs_per_sec"), 0.0, "{json}");
+    assert!(field(&json, "per_session_kib") != "null", "{json}");
+}
+
+#[test]
+fn bosh_load_refuses_an_out_of_range_connection_count() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
+        .args([
+            "--url",
+            "http://127.0.0.1:9/http-bind",
+            "--idle-connections",
+            "0",
+        ])
+        .output()
+        .expect("bosh-load runs");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("idle-connections"), "{stderr}");
+}
