@@ -113,9 +113,7 @@ fn field<'a>(json: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in {json}"))
         + pat.len();
     let rest = &json[start..];
-    let end = rest
-        .find(|c: char| c == ',' || c == '}' || c == ']')
-        .unwrap_or(rest.len());
+    let end = rest.find([',', '}', ']']).unwrap_or(rest.len());
     rest[..end].trim_matches('"')
 }
 
@@ -127,9 +125,11 @@ fn num(json: &str, key: &str) -> f64 {
 
 /// bosh-cm in this process, in front of `upstream`; returns its URL.
 fn start_cm(rt: &tokio::runtime::Runtime, upstream: &str) -> String {
-    let mut config = bosh_driver::Config::default();
-    config.listen = "127.0.0.1:0".to_owned();
-    config.upstream = Some(upstream.to_owned());
+    let config = bosh_driver::Config {
+        listen: "127.0.0.1:0".to_owned(),
+        upstream: Some(upstream.to_owned()),
+        ..bosh_driver::Config::default()
+    };
     let settings = config.validate().expect("valid settings");
     let server = rt
         .block_on(runtime_tokio::bind(settings))
