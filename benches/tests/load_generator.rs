@@ -189,50 +189,29 @@ fn bosh_load_exchanges_every_message_through_prosody_and_through_bosh_cm() {
     }
 }
 
-#[test]
-fn bosh_load_with_one_kept_connection_still_delivers_everything() {
-    let peers = Peers::start(4);
+/// `bosh-load` with `sessions` sessions through bosh-cm in front of a fresh
+/// Prosody with as many accounts, plus `extra` arguments; its JSON line.
+fn through_cm(sessions: usize, extra: &[&str]) -> String {
+    let peers = Peers::start(sessions);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cm = start_cm(&rt, &peers.c2s);
-    let json = bosh_load(&[
-        "--url",
-        &cm,
-        "--pid",
-        &peers.pid.to_string(),
-        "--sessions",
-        "4",
-        "--users",
-        "4",
-        "--messages",
-        "15",
-        "--idle-connections",
-        "1",
-    ]);
+    let (pid, n) = (peers.pid.to_string(), sessions.to_string());
+    let mut args = vec!["--url", &cm, "--pid", &pid, "--sessions", &n, "--users", &n];
+    args.extend_from_slice(extra);
+    bosh_load(&args)
+}
+
+#[test]
+fn bosh_load_with_one_kept_connection_still_delivers_everything() {
+    let json = through_cm(4, &["--messages", "15", "--idle-connections", "1"]);
     assert_eq!(num(&json, "idle_connections"), 1.0, "{json}");
     check_message_run(&json, 4.0, 15.0);
 }
 
 #[test]
 fn bosh_load_idle_mode_holds_long_polls_and_reports_memory_per_session() {
-    let peers = Peers::start(4);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let cm = start_cm(&rt, &peers.c2s);
-    let json = bosh_load(&[
-        "--url",
-        &cm,
-        "--pid",
-        &peers.pid.to_string(),
-        "--sessions",
-        "4",
-        "--users",
-        "4",
-        "--wait",
-        "1",
-        "--idle-secs",
-        "3",
-        "--idle-connections",
-        "1",
-    ]);
+    let idle = ["--wait", "1", "--idle-secs", "3", "--idle-connections", "1"];
+    let json = through_cm(4, &idle);
     assert_eq!(field(&json, "mode"), "idle", "{json}");
     assert_eq!(num(&json, "logged_in"), 4.0, "{json}");
     assert_eq!(num(&json, "errors"), 0.0, "{json}");
