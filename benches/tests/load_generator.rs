@@ -222,6 +222,34 @@ fn bosh_load_idle_mode_holds_long_polls_and_reports_memory_per_session() {
 }
 
 #[test]
+fn bosh_load_open_loop_paces_the_senders_and_delivers_everything() {
+    // 20 messages per sender at 40/s: the last is due 19/40 s after the
+    // first, where the closed loop would be done in a few milliseconds.
+    let json = through_cm(4, &["--messages", "20", "--rate", "40"]);
+    assert_eq!(field(&json, "rate"), "40", "{json}");
+    check_message_run(&json, 4.0, 20.0);
+    let active = num(&json, "active_secs");
+    assert!(
+        active >= 0.45,
+        "paced over about 0.475 s, not {active}: {json}"
+    );
+    assert!(active < 5.0, "{json}");
+    // Offered 4 x 40 msg/s; what arrived cannot be much above that.
+    assert!(num(&json, "msgs_per_sec") < 4.0 * 40.0 * 1.3, "{json}");
+}
+
+#[test]
+fn bosh_load_refuses_an_out_of_range_rate() {
+    for bad in ["0", "-1", "1e9", "fast"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
+            .args(["--url", "http://127.0.0.1:9/http-bind", "--rate", bad])
+            .output()
+            .expect("bosh-load runs");
+        assert_eq!(out.status.code(), Some(2), "--rate {bad}: a usage error");
+    }
+}
+
+#[test]
 fn bosh_load_refuses_an_out_of_range_connection_count() {
     let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
         .args([

@@ -47,6 +47,13 @@ struct Args {
     /// Messages in flight per sender (closed loop).
     #[arg(long, default_value_t = 4)]
     window: usize,
+    /// Open loop instead: each sender sends this many messages per second
+    /// on a fixed schedule, whatever has arrived (`--window` is ignored).
+    /// Latency is then measured from each message's scheduled send time,
+    /// so a target that falls behind cannot hide it by slowing the senders
+    /// down; every target gets the same offered load per session.
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
     /// Accounts are PREFIX0 .. PREFIX{users-1}.
     #[arg(long, default_value = "load")]
     users_prefix: String,
@@ -422,7 +429,7 @@ async fn run(args: Args) -> ExitCode {
     let errors_json: Vec<String> = errors.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     let json = format!(
         "{{\"label\":\"{}\",\"url\":\"{}\",\"mode\":\"{mode}\",\"sessions\":{n},\"logged_in\":{logged_in},\
-         \"messages_per_side\":{},\"window\":{},\"idle_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
+         \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
          \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss}}}",
@@ -430,6 +437,7 @@ async fn run(args: Args) -> ExitCode {
         escape_json(&args.url),
         args.messages,
         args.window,
+        args.rate.map_or("null".to_owned(), |r| r.to_string()),
         args.idle_connections,
         args.wait,
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
@@ -453,6 +461,9 @@ async fn run(args: Args) -> ExitCode {
     if args.idle_secs.is_some() {
         summary.push_str(&format!("held {phase_secs:.1} s; "));
     } else {
+        if let Some(rate) = args.rate {
+            summary.push_str(&format!("open loop at {rate} msg/s per sender: "));
+        }
         summary.push_str(&format!(
             "{received}/{sent} msgs in {active_secs:.2} s (phase {phase_secs:.1} s) = {msgs_per_sec:.0} msg/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.1} ms; "
         ));
@@ -493,6 +504,16 @@ fn num(v: f64) -> String {
 
 fn escape_json(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// `--rate`: messages per second per sender, 0.01 ..= 100 000.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.01..=100_000.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err("must be between 0.01 and 100000 messages per second".to_owned())
+    }
 }
 
 fn note(text: &str) {
@@ -688,6 +709,14 @@ async fn idle(
     }
 }
 
+/// Sleeps until `due` (never completes for `None`).
+async fn sleep_until_due(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn exchange(
     i: usize,
@@ -755,7 +784,16 @@ async fn exchange(
     for stanza in &early {
         on_message(stanza, report);
     }
+    // Open loop: send k is due at start + offset + k * interval, where the
+    // offset spreads the senders over one interval (no lockstep bursts).
+    let schedule = shared.args.rate.map(|rate| {
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let offset = interval.mul_f64(i as f64 / shared.args.sessions.max(1) as f64);
+        (tokio::time::Instant::now() + offset, interval)
+    });
+    let due = |k: u64| schedule.map(|(start, interval)| start + interval.mul_f64(k as f64));
     while report.sent < m || report.received < m {
+        let next_due = due(report.sent);
         tokio::select! {
             biased;
             ev = events.next_event() => match ev {
@@ -763,10 +801,24 @@ async fn exchange(
                 Some(Event::Stanza { stanza, .. }) => on_message(&stanza, report),
                 Some(_) => {}
             },
-            permit = my_window.acquire(), if report.sent < m => {
+            permit = my_window.acquire(), if report.sent < m && next_due.is_none() => {
                 let Ok(permit) = permit else { return };
                 permit.forget();
                 let t = shared.base.elapsed().as_micros();
+                let msg = format!(
+                    "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
+                    report.sent, shared.body
+                );
+                if client.send(msg).is_err() {
+                    report.error("send_failed");
+                    return;
+                }
+                let _ = client.flush();
+                report.sent += 1;
+            },
+            () = sleep_until_due(next_due), if report.sent < m && next_due.is_some() => {
+                // The scheduled time, not now: lateness counts as latency.
+                let t = next_due.map_or(0, |d| d.into_std().duration_since(shared.base).as_micros());
                 let msg = format!(
                     "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
                     report.sent, shared.body
