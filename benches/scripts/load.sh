@@ -8,7 +8,9 @@
 # Env knobs: REPS (3: every message run is repeated, interleaved, and the
 # tables give medians), SIZES ("10 100 1000"), IDLE_SESSIONS (9950: 10 000 need over 20 000 fds in bosh-cm, see LOAD.md), IDLE_WAIT (20 s),
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
-# SKIP_IDLE=1, CARGO_TARGET_DIR.
+# SKIP_IDLE=1, CARGO_TARGET_DIR, RATE (unset: closed loop with WINDOW; a
+# number: open loop, each sender sends RATE msg/s on a fixed schedule and
+# latency counts from the scheduled time, to compare latency at equal load).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -109,7 +111,7 @@ for rep in $(seq 1 "$REPS"); do
       echo "load.sh: rep $rep/$REPS, $t, $n sessions" >&2
       # shellcheck disable=SC2046
       "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$n" \
-        --messages "$(msgs_for "$n")" --window "$WINDOW" --timeout-secs 90 >>"$JSONL" ||
+        --messages "$(msgs_for "$n")" --window "$WINDOW" ${RATE:+--rate "$RATE"} --timeout-secs 90 >>"$JSONL" ||
         echo "load.sh: run $t/$n failed" >&2
       sleep 2
     done
@@ -141,6 +143,11 @@ rows = [json.loads(l) for l in open(jsonl) if l.strip()]
 cpu = next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
 med = lambda xs: statistics.median(xs) if xs else None
+def loop_kind(rows):
+    rates = {r.get("rate") for r in rows if r["mode"] == "messages"}
+    if rates == {None} or not rates:
+        return "closed loop"
+    return "open loop at " + ", ".join(str(x) for x in sorted(x for x in rates if x is not None)) + " msg/s per sender"
 runs = {}
 for r in rows:
     if r["mode"] == "messages":
@@ -148,7 +155,7 @@ for r in rows:
 reps = max((len(v) for v in runs.values()), default=0)
 out = [f"# BOSH load run {date}", "",
        f"Machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}; generator, servers and bosh-cm share the machine.", "",
-       f"## Message exchange (pairs, closed loop; median of {reps} interleaved runs)", "",
+       f"## Message exchange (pairs, {loop_kind(rows)}; median of {reps} interleaved runs)", "",
        "| target | sessions | logged in (min) | msgs recv/sent (all runs) | msg/s median (each run) | p50 ms median | p99 ms median | errors (all runs) | login retries | CM RSS KiB (last run) |",
        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
 order = ["prosody", "cm-prosody", "ejabberd", "cm-ejabberd"]
