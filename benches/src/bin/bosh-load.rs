@@ -794,47 +794,43 @@ async fn exchange(
     let due = |k: u64| schedule.map(|(start, interval)| start + interval.mul_f64(k as f64));
     while report.sent < m || report.received < m {
         let next_due = due(report.sent);
-        tokio::select! {
+        // `Some(t)`: send the next message, stamped `t` (µs since base).
+        let send_at = tokio::select! {
             biased;
             ev = events.next_event() => match ev {
                 None | Some(Event::Disconnected(_)) => { report.error("disconnected"); return; }
-                Some(Event::Stanza { stanza, .. }) => on_message(&stanza, report),
-                Some(_) => {}
+                Some(Event::Stanza { stanza, .. }) => { on_message(&stanza, report); None }
+                Some(_) => None,
             },
             permit = my_window.acquire(), if report.sent < m && next_due.is_none() => {
                 let Ok(permit) = permit else { return };
                 permit.forget();
-                let t = shared.base.elapsed().as_micros();
-                let msg = format!(
-                    "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
-                    report.sent, shared.body
-                );
-                if client.send(msg).is_err() {
-                    report.error("send_failed");
-                    return;
-                }
-                let _ = client.flush();
-                report.sent += 1;
+                Some(shared.base.elapsed().as_micros())
             },
+            // The scheduled time, not now: lateness counts as latency.
             () = sleep_until_due(next_due), if report.sent < m && next_due.is_some() => {
-                // The scheduled time, not now: lateness counts as latency.
-                let t = next_due.map_or(0, |d| d.into_std().duration_since(shared.base).as_micros());
-                let msg = format!(
-                    "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
-                    report.sent, shared.body
-                );
-                if client.send(msg).is_err() {
-                    report.error("send_failed");
+                next_due.map(|d| d.into_std().duration_since(shared.base).as_micros())
+            },
+            r = phase_rx.changed() => {
+                if r.is_err() || *phase_rx.borrow() == Phase::Stop {
+                    report.error("timeout");
                     return;
                 }
-                let _ = client.flush();
-                report.sent += 1;
-            },
-            r = phase_rx.changed() => if r.is_err() || *phase_rx.borrow() == Phase::Stop {
-                report.error("timeout");
-                return;
+                None
             },
             _ = tokio::time::sleep_until(deadline) => { report.error("timeout"); return; }
+        };
+        if let Some(t) = send_at {
+            let msg = format!(
+                "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
+                report.sent, shared.body
+            );
+            if client.send(msg).is_err() {
+                report.error("send_failed");
+                return;
+            }
+            let _ = client.flush();
+            report.sent += 1;
         }
     }
 }
