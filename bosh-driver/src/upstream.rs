@@ -231,9 +231,19 @@ const COMPACT_AT: usize = 64 * 1024;
 
 /// Reads per wake-up before yielding to other tasks.
 const READS_PER_WAKE: usize = 16;
-/// Bytes read per `read` call, into a stack buffer zeroed on every wake-up
-/// that reads: large enough for most stanzas, small enough to zero cheaply.
+/// Bytes read per `read` call, into the thread's [`READ_SCRATCH`]: large
+/// enough for most stanzas.
 const READ_BUF: usize = 8 * 1024;
+
+std::thread_local! {
+    /// The read buffer of every upstream connection polled on this thread.
+    /// A connection keeps no read buffer of its own (an idle one costs
+    /// nothing; the framer keeps only an unfinished element), and a buffer
+    /// on the stack would be zeroed on every poll of every connection, that
+    /// is on every wake-up of every session.
+    static READ_SCRATCH: std::cell::RefCell<[u8; READ_BUF]> =
+        const { std::cell::RefCell::new([0; READ_BUF]) };
+}
 
 /// How an upstream connection ended.
 #[derive(Debug)]
@@ -268,7 +278,6 @@ pub(crate) struct Conn {
     framer: StreamFramer,
     out: Vec<u8>,
     written: usize,
-    stream: StreamId,
     closing: bool,
     /// Bounds the time spent writing `</stream:stream>` to a server that
     /// does not read.
@@ -288,45 +297,31 @@ impl Conn {
     ) -> Result<Conn, bosh_core::xmpp::HeaderError> {
         let now = rt.now();
         let deadline = rt.timer(now.checked_add(limits.connect_timeout).unwrap_or(now));
+        let mut out = Vec::new();
+        write_header(
+            &mut out,
+            &params,
+            None,
+            params.from.as_deref(),
+            params.xml_lang.as_deref(),
+        )?;
         let connect = rt.connect_tcp(&params.address.host, params.address.port);
-        let mut conn = Conn {
+        Ok(Conn {
             phase: Phase::Connecting { connect, deadline },
             framer: StreamFramer::new(limits.framer),
-            out: Vec::new(),
+            out,
             written: 0,
-            stream: params.stream,
             closing: false,
             close_timer: None,
             rt,
             max_write_buffer: limits.max_write_buffer,
             params,
-        };
-        let (to, from, lang) = {
-            let p = &conn.params;
-            (p.to.clone(), p.from.clone(), p.xml_lang.clone())
-        };
-        conn.write_header(Some(&to), from.as_deref(), lang.as_deref())?;
-        Ok(conn)
+        })
     }
 
     /// The stream this connection carries.
     pub(crate) fn stream(&self) -> StreamId {
-        self.stream
-    }
-
-    fn write_header(
-        &mut self,
-        to: Option<&str>,
-        from: Option<&str>,
-        lang: Option<&str>,
-    ) -> Result<(), bosh_core::xmpp::HeaderError> {
-        let header = StreamHeader {
-            to: to.unwrap_or(&self.params.to),
-            from,
-            lang,
-            version: Some(&self.params.version),
-        };
-        header.write(&mut self.out)
+        self.params.stream
     }
 
     /// Queues elements for the server.
@@ -351,7 +346,7 @@ impl Conn {
             return Ok(());
         }
         self.framer.restart();
-        self.write_header(to, from, lang)
+        write_header(&mut self.out, &self.params, to, from, lang)
     }
 
     /// Queues `</stream:stream>`; the connection closes once it is written
@@ -388,16 +383,16 @@ impl Conn {
             }
             match connect.as_mut().poll(cx) {
                 Poll::Ready(Ok(io)) => {
-                    debug!(stream = self.stream.0, upstream = %self.params.address, "upstream connected");
+                    debug!(stream = self.params.stream.0, upstream = %self.params.address, "upstream connected");
                     self.phase = Phase::Open(io);
                 }
                 Poll::Ready(Err(e)) => {
-                    warn!(stream = self.stream.0, upstream = %self.params.address, error = %e, "upstream connect failed");
+                    warn!(stream = self.params.stream.0, upstream = %self.params.address, error = %e, "upstream connect failed");
                     return Poll::Ready(End::Lost(format!("connect failed: {e}")));
                 }
                 Poll::Pending => {
                     if deadline.as_mut().poll(cx).is_ready() {
-                        warn!(stream = self.stream.0, upstream = %self.params.address, "upstream connect timed out");
+                        warn!(stream = self.params.stream.0, upstream = %self.params.address, "upstream connect timed out");
                         return Poll::Ready(End::Lost("connect timed out".to_owned()));
                     }
                     return Poll::Pending;
@@ -449,30 +444,32 @@ impl Conn {
                 Poll::Ready(_) => Poll::Ready(End::Closed),
             };
         }
-        // 2. Reads, into a stack buffer: an idle connection keeps no read
-        // buffer (the framer keeps only an unfinished element).
-        let mut buf = [0u8; READ_BUF];
-        for _ in 0..READS_PER_WAKE {
-            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(End::Lost("the server closed the connection".to_owned()));
-                }
-                Poll::Ready(Ok(n)) => {
-                    let n = n.min(buf.len());
-                    self.framer.feed(&buf[..n]);
-                    if let Some(end) = drain_framer(&mut self.framer, self.stream, events) {
-                        return Poll::Ready(end);
+        // 2. Reads, into the thread's scratch buffer.
+        let stream = self.params.stream;
+        READ_SCRATCH.with_borrow_mut(|buf| {
+            for _ in 0..READS_PER_WAKE {
+                match Pin::new(&mut *io).poll_read(cx, buf) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(End::Lost(
+                            "the server closed the connection".to_owned(),
+                        ));
                     }
+                    Poll::Ready(Ok(n)) => {
+                        self.framer.feed(&buf[..n.min(READ_BUF)]);
+                        if let Some(end) = drain_framer(&mut self.framer, stream, events) {
+                            return Poll::Ready(end);
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(End::Lost(format!("read failed: {e}")));
+                    }
+                    Poll::Pending => return Poll::Pending,
                 }
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(End::Lost(format!("read failed: {e}")));
-                }
-                Poll::Pending => return Poll::Pending,
             }
-        }
-        // Budget spent: yield, and come back at once.
-        cx.waker().wake_by_ref();
-        Poll::Pending
+            // Budget spent: yield, and come back at once.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
     }
 }
 
@@ -483,30 +480,46 @@ fn drain_framer(
     stream: StreamId,
     events: &mut VecDeque<(StreamId, UpstreamEvent)>,
 ) -> Option<End> {
-    {
-        loop {
-            let event = match framer.next_event() {
-                Ok(Some(event)) => event,
-                Ok(None) => return None,
-                Err(e) => return Some(End::Lost(format!("the server's stream is broken: {e}"))),
-            };
-            let event = match event {
-                StreamEvent::Opened(h) => UpstreamEvent::Opened {
-                    id: h.id,
-                    from: h.from,
-                    version: h.version.as_deref().and_then(|v| v.parse().ok()),
-                },
-                StreamEvent::Features(f) => UpstreamEvent::Features(f),
-                StreamEvent::Stanza(s) => UpstreamEvent::Stanza(s.bytes),
-                StreamEvent::Error(e) => UpstreamEvent::StreamError(e.bytes),
-                StreamEvent::Closed => {
-                    return Some(End::Lost("the server closed the stream".to_owned()));
-                }
-                _ => continue,
-            };
-            events.push_back((stream, event));
-        }
+    loop {
+        let event = match framer.next_event() {
+            Ok(Some(event)) => event,
+            Ok(None) => return None,
+            Err(e) => return Some(End::Lost(format!("the server's stream is broken: {e}"))),
+        };
+        let event = match event {
+            StreamEvent::Opened(h) => UpstreamEvent::Opened {
+                id: h.id,
+                from: h.from,
+                version: h.version.as_deref().and_then(|v| v.parse().ok()),
+            },
+            StreamEvent::Features(f) => UpstreamEvent::Features(f),
+            StreamEvent::Stanza(s) => UpstreamEvent::Stanza(s.bytes),
+            StreamEvent::Error(e) => UpstreamEvent::StreamError(e.bytes),
+            StreamEvent::Closed => {
+                return Some(End::Lost("the server closed the stream".to_owned()));
+            }
+            _ => continue,
+        };
+        events.push_back((stream, event));
     }
+}
+
+/// Writes the stream header of `params`, with `to` (default: the one the
+/// stream was opened with), `from` and `lang`, to `out`.
+fn write_header(
+    out: &mut Vec<u8>,
+    params: &OpenParams,
+    to: Option<&str>,
+    from: Option<&str>,
+    lang: Option<&str>,
+) -> Result<(), bosh_core::xmpp::HeaderError> {
+    StreamHeader {
+        to: to.unwrap_or(&params.to),
+        from,
+        lang,
+        version: Some(&params.version),
+    }
+    .write(out)
 }
 
 /// Finishes closing `conn` on its own task (the session that owned it has
@@ -522,7 +535,7 @@ pub(crate) async fn finish_closing(mut conn: Box<Conn>) {
     })
     .await;
     debug!(
-        stream = conn.stream.0,
+        stream = conn.params.stream.0,
         ?end,
         "upstream closed after its session"
     );
