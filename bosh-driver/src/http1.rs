@@ -1013,12 +1013,13 @@ mod tests {
     }
 
     /// What an idle session costs is mostly the futures of its tasks: the
-    /// HTTP connection holding its long-poll, the session task and the
-    /// upstream connections it polls. Each holds its large state behind a box (an `async fn`
-    /// keeps its arguments apart from the locals they move into, and keeps
-    /// many locals apart from each other), and these bounds catch a change
-    /// that puts a large value back inline (benches/LOAD.md has the
-    /// measurements; the sizes were 624, 192, 72 and 64 bytes).
+    /// HTTP connection holding its long-poll, and the session task with the
+    /// upstream connections it polls. Each holds its large state behind a
+    /// box (an `async fn` keeps its arguments apart from the locals they
+    /// move into, and keeps many locals apart from each other), and these
+    /// bounds catch a change that puts a large value back inline
+    /// (benches/LOAD.md has the measurements; the sizes were 624, 192, 72
+    /// and 64 bytes).
     #[test]
     fn idle_session_futures_stay_small() {
         let settings = crate::Config::default().validate().unwrap();

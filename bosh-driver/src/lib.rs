@@ -26,9 +26,8 @@
 //! - The upstream ([`upstream`]): one TCP connection per stream to the XMPP
 //!   server, polled by the session's task (no task or channel between the
 //!   core and the server), framed by [`bosh_core::xmpp`], to addresses
-//!   decided only by the
-//!   configuration ([`UpstreamPolicy`]): the connection manager is never an
-//!   open proxy.
+//!   decided only by the configuration ([`UpstreamPolicy`]): the connection
+//!   manager is never an open proxy.
 //! - [`Server`]: the listener, HTTP/1.1 connections of its own (RFC 9112:
 //!   keep-alive, read timeouts, smuggling defences, lingering close) that
 //!   hold a long-poll without any buffer, and graceful shutdown

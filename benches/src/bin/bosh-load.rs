@@ -176,7 +176,7 @@ fn main() -> ExitCode {
     // kept between requests.
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let per_session = if args.idle_secs.is_some() {
-        usize::from(args.idle_connections).max(1)
+        usize::from(args.idle_connections)
     } else {
         2
     };
