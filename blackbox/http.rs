@@ -610,6 +610,30 @@ fn added_stream_outside_the_allow_list_is_refused_without_connecting() {
 }
 
 #[test]
+fn xep0206_5_restart_to_outside_the_allow_list_is_refused_not_sent() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).add("--allowed-domain", "example.com"));
+    let (sid, rid, mut conn) = create_session(cm.addr, &mut fake);
+    // A restart naming another domain: the stream header would reach a
+    // virtual host the operator did not allow.
+    let restart = format!(
+        "<body rid='{rid}' sid='{sid}' to='evil.example' xmpp:restart='true' \
+         xmlns='{NS}' xmlns:xmpp='urn:xmpp:xbosh'/>"
+    );
+    let resp = post(cm.addr, &restart);
+    assert_eq!(
+        condition(&resp).as_deref(),
+        Some("host-unknown"),
+        "{}",
+        resp.text()
+    );
+    // The only stream is gone, so the session is; upstream saw one header.
+    let seen = conn.wait_closed();
+    assert_eq!(seen.matches("<stream:stream").count(), 1, "{seen}");
+    assert!(!seen.contains("evil.example"), "{seen}");
+}
+
+#[test]
 fn settings_from_a_config_file_with_flags_overriding_it() {
     let fake = FakeXmpp::start(Mode::Echo);
     let dir = std::env::temp_dir().join(format!(

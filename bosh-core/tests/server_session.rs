@@ -1613,3 +1613,114 @@ fn xep0124_14_2_a_skipped_rid_arriving_late_is_processed_not_fatal() {
     h.stanza(&msg(2));
     assert_eq!(payload_strings(&h.resp(new_first)), vec![msg(2)]);
 }
+
+fn with_acks() -> H {
+    let mut h = H::with_default();
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    h.create(c, true);
+    h
+}
+
+/// Found in review: with acks, a request without `ack` said "every earlier
+/// answer arrived" for any distance, so a rid a million ahead was skipped
+/// to (and each skipped range could then be split without bound by late
+/// rids). A client can only have given up on rids it had in flight: beyond
+/// twice the window it is item-not-found, as R14.2-4 says.
+#[test]
+fn xep0124_14_2_with_acks_a_rid_far_beyond_the_window_is_item_not_found_not_skipped() {
+    let mut h = with_acks();
+    let far = h.rid(R + 1_000_000, &[&msg(1)]);
+    assert_eq!(condition(&h.resp(far)), Some(Condition::ItemNotFound));
+    assert!(h.terminated());
+    assert!(h.delivered().is_empty());
+    // Within twice the window (requests = 2) it is still a skip.
+    let mut h = with_acks();
+    let near = h.rid(R + 4, &[&msg(4)]);
+    assert!(!h.terminated(), "{:?}", h.events);
+    assert_eq!(h.delivered(), vec![msg(4)]);
+    assert!(!h.answered(near), "held like any poll");
+}
+
+/// The skipped ranges a session remembers stay at eight, also when late
+/// rids split them: each split used to add a range.
+#[test]
+fn xep0124_14_2_at_most_eight_skipped_ranges_are_remembered_however_they_are_split() {
+    let mut h = with_acks();
+    // Eight skips of three rids each: [R+1+4k, R+4+4k), then R+4+4k sent.
+    let sent: Vec<String> = (0..8).map(|k| msg(100 + k)).collect();
+    for (k, m) in (0u64..).zip(&sent) {
+        h.rid(R + 4 + 4 * k, &[m]);
+    }
+    assert!(!h.terminated(), "{:?}", h.events);
+    let skips = h
+        .warnings()
+        .iter()
+        .filter(|w| matches!(w, Warning::RidGapSkipped { .. }))
+        .count();
+    assert_eq!(skips, 8);
+    // A late rid in the middle of the newest range splits it in two...
+    let late = h.rid(R + 30, &[&msg(30)]);
+    assert!(h.answered(late));
+    let mut delivered = sent.clone();
+    delivered.push(msg(30));
+    assert_eq!(h.delivered(), delivered, "processed late");
+    // ...and the oldest range is forgotten: its rid is now an ordinary
+    // stale rid (R14.3-7), not a late one.
+    let oldest = h.rid(R + 1, &[&msg(1)]);
+    assert_eq!(condition(&h.resp(oldest)), Some(Condition::ItemNotFound));
+    assert_eq!(h.delivered(), delivered);
+}
+
+/// Found in review: the `stream` attribute was only written while two or
+/// more streams were open. Once the first stream closed, the added
+/// stream's payload went out without it, and a client takes such a
+/// response as the first stream's (R16.4-7).
+#[test]
+fn xep0124_16_4_7_an_added_streams_payload_names_it_after_the_first_stream_closed() {
+    let mut h = started();
+    let first = h.s().stream_name(StreamId(0)).unwrap().to_owned();
+    let add = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            creation: Some(Box::new(CreationAttrs {
+                to: Some("example.org".into()),
+                ..CreationAttrs::default()
+            })),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    h.up(
+        1,
+        UpstreamEvent::Opened {
+            id: Some("s2".into()),
+            from: Some("example.org".into()),
+            version: None,
+        },
+    );
+    h.up(
+        1,
+        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
+    );
+    let second = h.resp(add).attrs.stream.clone().unwrap();
+    // The client ends the first stream (R16.5-1).
+    h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 2),
+            stream: Some(first),
+            body_type: Some(BodyType::Terminate),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(!h.terminated());
+    let poll = h.rid(R + 3, &[]);
+    h.up(
+        1,
+        UpstreamEvent::Stanza(Bytes::copy_from_slice(msg(5).as_bytes())),
+    );
+    let r = h.resp(poll);
+    assert_eq!(payload_strings(&r), vec![msg(5)]);
+    assert_eq!(r.attrs.stream.as_deref(), Some(second.as_str()));
+}

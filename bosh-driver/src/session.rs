@@ -317,6 +317,23 @@ impl SessionTask {
                 version: _,
             } => {
                 debug!(stream = stream.0, "stream restart");
+                // The restart's `to` goes through the upstream policy like
+                // the creation's: a domain outside the allow-list, or one
+                // served at another address than this connection's, is
+                // refused for this stream (`host-unknown`), not sent.
+                let shared = Arc::clone(&self.shared);
+                let refusal = self.conn(stream).and_then(|c| {
+                    match shared.settings.upstream.resolve(to.as_deref(), None) {
+                        Ok(address) if &address == c.address() => None,
+                        Ok(_) => Some(Condition::HostUnknown),
+                        Err(condition) => Some(condition),
+                    }
+                });
+                if let Some(condition) = refusal {
+                    warn!(stream = stream.0, ?to, %condition, "stream restart refused by the upstream policy");
+                    self.refused.push_back((stream, condition));
+                    return;
+                }
                 let restarted = self
                     .conn(stream)
                     .map(|c| c.restart(to.as_deref(), from.as_deref(), xml_lang.as_deref()));

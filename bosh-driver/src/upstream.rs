@@ -324,6 +324,11 @@ impl Conn {
         self.params.stream
     }
 
+    /// The server this connection goes to.
+    pub(crate) fn address(&self) -> &HostPort {
+        &self.params.address
+    }
+
     /// Queues elements for the server.
     pub(crate) fn deliver(&mut self, elements: Vec<Bytes>) {
         if self.closing {

@@ -670,7 +670,15 @@ impl ServerSession {
         if rid + 1 < b {
             self.skipped.push((rid + 1, b));
         }
+        self.forget_old_skips();
         true
+    }
+
+    /// Keeps the last `MAX_SKIPPED_RANGES` skipped ranges: a rid older than
+    /// those is answered as a repeat.
+    fn forget_old_skips(&mut self) {
+        let excess = self.skipped.len().saturating_sub(MAX_SKIPPED_RANGES);
+        self.skipped.drain(..excess);
     }
 
     /// A rid given up on (R14.2-5) arrives after all: a request the client
@@ -762,8 +770,13 @@ impl ServerSession {
     fn skip_abandoned_rids(&mut self, now: Instant, r: u64, body: &Body, window: u64) {
         let first_pending = self.pending.keys().next().copied().unwrap_or(r);
         let to = if self.acks {
+            // Only what a client can have had in flight: the rids of a
+            // process that went away and of the one now sending, each
+            // within the window. Further is item-not-found (R14.2-4), not
+            // a skip.
             let ack = body.attrs.ack.map_or(r - 1, Rid::get).min(r - 1);
-            (ack >= self.next_rid).then(|| (ack + 1).min(first_pending))
+            (ack >= self.next_rid && r - self.next_rid < 2 * window)
+                .then(|| (ack + 1).min(first_pending))
         } else {
             (r - self.next_rid >= window && first_pending < r && r - first_pending < window)
                 .then_some(first_pending)
@@ -783,9 +796,7 @@ impl ServerSession {
         // Remember them (a few ranges, each within the window) so that a
         // skipped rid arriving late is not mistaken for a stale one.
         self.skipped.push((self.next_rid, to));
-        if self.skipped.len() > 8 {
-            self.skipped.remove(0);
-        }
+        self.forget_old_skips();
         self.next_rid = to;
         self.drain_pending(now);
     }
@@ -1159,8 +1170,12 @@ impl ServerSession {
             attrs.stream = self.stream_name(sid).map(str::to_owned);
         } else if let Some(sid) = stream
             && (self.streams.iter().filter(|s| s.open).count() > 1
+                || sid != self.streams[0].id
                 || matches!(h.kind, HeldKind::AddStream(_)))
         {
+            // R16.4-1, and R16.4-7 beyond it: a client takes a response
+            // without `stream` as the first stream's, even once that stream
+            // is closed, so an added stream's payload always names it.
             attrs.stream = self.stream_name(sid).map(str::to_owned);
         }
         let mut out = Vec::with_capacity(128 + payload.iter().map(Bytes::len).sum::<usize>());
@@ -1554,6 +1569,11 @@ pub fn error_response(
         body: Bytes::from(out),
     }
 }
+/// How many skipped rid ranges a session remembers (R14.2-5): each is
+/// within twice the window, so a late rid is recognised for a while, and a
+/// client splitting ranges with late rids cannot grow the list.
+const MAX_SKIPPED_RANGES: usize = 8;
+
 /// Below this many entries, the per-session queues grow one slot at a time
 /// (`hold` and `requests` are small; an idle session should not carry
 /// three empty slots in each queue).
