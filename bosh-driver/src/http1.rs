@@ -272,13 +272,13 @@ impl Conn {
         let mut body = Vec::new();
         loop {
             let (line, size) = loop {
-                match httparse::parse_chunk_size(&self.buf) {
+                match chunk_line(&self.buf) {
                     Ok(httparse::Status::Complete(found)) => break found,
                     Ok(httparse::Status::Partial) if self.buf.len() > MAX_CHUNK_LINE => {
                         return Err(BodyEnd::Invalid);
                     }
                     Ok(httparse::Status::Partial) => self.fill().await?,
-                    Err(_) => return Err(BodyEnd::Invalid),
+                    Err(()) => return Err(BodyEnd::Invalid),
                 }
             };
             self.consume(line);
@@ -306,6 +306,11 @@ impl Conn {
                 Some(0) => {
                     self.consume(2);
                     return Ok(Bytes::from(body));
+                }
+                Some(end) if !is_field_line(&self.buf[..end]) => {
+                    // Not a field: a request hidden where the trailers
+                    // go, or a bare-LF line (RFC 9112 §7.1.2).
+                    return Err(BodyEnd::Invalid);
                 }
                 Some(end) => {
                     trailers += end + 2;
@@ -418,18 +423,24 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
                 return;
             }
             Some(Err(HeadEnd::Refused(refusal))) => {
-                let response = match refusal {
+                let (response, head_only) = match refusal {
                     Refusal::Raw(status, why) => {
                         debug!(%status, why, "request head refused");
-                        service.refuse(None, status.as_u16(), why)
+                        (service.refuse(None, status.as_u16(), why), false)
                     }
                     Refusal::Parsed(parts, status, why) => {
                         debug!(%status, why, method = %parts.method, "request refused");
-                        service.refuse(Some(&parts), status.as_u16(), why)
+                        // An answer to HEAD carries no content (RFC 9110
+                        // §9.3.2), a refusal included.
+                        let head_only = parts.method == Method::HEAD;
+                        (
+                            service.refuse(Some(&parts), status.as_u16(), why),
+                            head_only,
+                        )
                     }
                 };
                 (
-                    serialize(response, false, Close::Yes, SystemTime::now()),
+                    serialize(response, head_only, Close::Yes, SystemTime::now()),
                     true,
                 )
             }
@@ -516,20 +527,20 @@ async fn read_post_body(
     expect_continue: bool,
 ) -> Option<BodyOutcome> {
     let rt = &*service.shared().rt;
-    if expect_continue
-        && conn
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .is_err()
-    {
-        return None;
+    // One deadline for the interim answer and the body: a client that
+    // reads nothing cannot hold the connection on a full send buffer.
+    let until = deadline(rt, limits.body_read_timeout);
+    if expect_continue {
+        match with_deadline(rt, until, conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")).await {
+            Some(Ok(())) => {}
+            Some(Err(_)) => return None,
+            None => {
+                debug!("interim 100 Continue not written within body_read_timeout");
+                return None;
+            }
+        }
     }
-    let read = with_deadline(
-        rt,
-        deadline(rt, limits.body_read_timeout),
-        conn.read_body(framing, limits),
-    )
-    .await;
+    let read = with_deadline(rt, until, conn.read_body(framing, limits)).await;
     match read {
         Some(Ok(bytes)) => Some(BodyOutcome::Read(bytes)),
         Some(Err(BodyEnd::TooLarge)) => Some(BodyOutcome::TooLarge),
@@ -551,6 +562,44 @@ enum Close {
     KeepAlive10,
     /// It closes after the answer.
     Yes,
+}
+
+/// A chunk-size line (RFC 9112 §7.1): its length with the CRLF, and the
+/// size. Stricter than `httparse::parse_chunk_size`, which takes a line
+/// without digits (`\r\n`, `;x\r\n`) as the last chunk and lets a bare LF
+/// through in an extension: both read a body differently from a proxy in
+/// front, so both are refused.
+fn chunk_line(buf: &[u8]) -> Result<httparse::Status<(usize, u64)>, ()> {
+    if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
+        return Err(());
+    }
+    match httparse::parse_chunk_size(buf).map_err(|_| ())? {
+        httparse::Status::Complete((len, size)) => {
+            // `len` counts the CRLF; what precedes it is size, BWS and
+            // extensions, none of which may hold a control character.
+            let text = &buf[..len - 2];
+            if text.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                return Err(());
+            }
+            Ok(httparse::Status::Complete((len, size)))
+        }
+        partial => Ok(partial),
+    }
+}
+
+/// Whether `line` (without its CRLF) is a `field-line` (RFC 9112 §5):
+/// a token, a colon, and a value of visible characters, spaces and tabs.
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    !name.is_empty()
+        && name.iter().all(tchar)
+        && value
+            .iter()
+            .all(|&b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b) || b >= 0x80)
 }
 
 fn deadline(rt: &dyn Runtime, after: Duration) -> Instant {
@@ -639,6 +688,11 @@ fn check_fields(parts: &Parts) -> Result<(Framing, bool, bool), (StatusCode, &'s
             "an HTTP/1.1 request needs exactly one Host field",
         );
     }
+    if h.get(header::HOST)
+        .is_some_and(|v| !is_host_value(v.as_bytes()))
+    {
+        return refuse(StatusCode::BAD_REQUEST, "an invalid Host field");
+    }
     let codings: Vec<&[u8]> = list_items(h, &header::TRANSFER_ENCODING).collect();
     let lengths: Vec<&[u8]> = list_items(h, &header::CONTENT_LENGTH).collect();
     let has_te = h.contains_key(header::TRANSFER_ENCODING);
@@ -697,7 +751,9 @@ fn check_fields(parts: &Parts) -> Result<(Framing, bool, bool), (StatusCode, &'s
     let mut expect_continue = false;
     for item in list_items(h, &header::EXPECT) {
         if item.eq_ignore_ascii_case(b"100-continue") {
-            expect_continue = true;
+            // Ignored in HTTP/1.0, which has no interim answers (RFC 9110
+            // §10.1.1, §15.2).
+            expect_continue = http11;
         } else {
             return refuse(
                 StatusCode::EXPECTATION_FAILED,
@@ -709,6 +765,15 @@ fn check_fields(parts: &Parts) -> Result<(Framing, bool, bool), (StatusCode, &'s
         |token: &[u8]| list_items(h, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(token));
     let persistent = !has_token(b"close") && (http11 || has_token(b"keep-alive"));
     Ok((framing, persistent, expect_continue))
+}
+
+/// Whether a `Host` value is `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC
+/// 3986 §3.2.2), or empty (a target without an authority). User
+/// information is not part of it.
+fn is_host_value(value: &[u8]) -> bool {
+    value.is_empty()
+        || (!value.contains(&b'@')
+            && http::uri::Authority::try_from(value).is_ok_and(|a| !a.host().is_empty()))
 }
 
 /// The comma-separated items of every `name` field, trimmed, empty items
@@ -958,6 +1023,126 @@ mod tests {
         assert!(
             out.ends_with(b"connection: keep-alive\r\n\r\n"),
             "HEAD has no body"
+        );
+    }
+
+    #[test]
+    fn rfc9112_7_1_a_chunk_size_line_needs_hex_digits_and_no_control_characters() {
+        use httparse::Status::{Complete, Partial};
+        assert_eq!(chunk_line(b"5;ext=1\r\n"), Ok(Complete((9, 5))));
+        assert_eq!(chunk_line(b"A \r\n"), Ok(Complete((4, 10))));
+        assert_eq!(chunk_line(b"0\r\n"), Ok(Complete((3, 0))));
+        assert_eq!(chunk_line(b"5"), Ok(Partial));
+        assert_eq!(chunk_line(b""), Ok(Partial));
+        // httparse alone takes the first three as the last chunk (size 0)
+        // and the fourth as a chunk of one byte.
+        for bad in [
+            &b"\r\n"[..],
+            b";x\r\n",
+            b" 5\r\n",
+            b"1;\nGET / HTTP/1.1\r\n",
+            b"1;a\x00b\r\n",
+            b"x\r\n",
+        ] {
+            assert_eq!(chunk_line(bad), Err(()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc9112_7_1_2_a_trailer_line_must_be_a_field() {
+        assert!(is_field_line(b"X-Trailer: t"));
+        assert!(is_field_line(b"Digest:"));
+        assert!(is_field_line(b"a:\tb c\xe9"));
+        for bad in [
+            &b""[..],
+            b"GET /http-bind HTTP/1.1",
+            b": v",
+            b"Bad Name: v",
+            b"X: a\nb",
+            b"\nX: v",
+            b"X: a\x00",
+        ] {
+            assert!(!is_field_line(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc9110_10_1_1_http10_expect_continue_is_ignored() {
+        let h =
+            head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").unwrap();
+        assert!(!h.expect_continue, "no interim answer to HTTP/1.0 (§15.2)");
+    }
+
+    #[test]
+    fn rfc9112_3_2_an_invalid_host_value_is_400() {
+        for bad in ["a b", "@@", "user@example.com", "a:b:c", ":5280", "[::1"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(status(head(&raw)), 400, "{bad:?}");
+        }
+        for good in [
+            "example.com",
+            "example.com:5280",
+            "[::1]:5280",
+            "127.0.0.1",
+            "",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            assert!(head(&raw).is_ok(), "{good:?}");
+        }
+    }
+
+    /// A runtime whose timers have all expired.
+    #[derive(Debug)]
+    struct ExpiredRuntime;
+
+    struct Expired;
+
+    impl Future for Expired {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    impl crate::Timer for Expired {
+        fn reset(self: Pin<&mut Self>, _: Instant) {}
+    }
+
+    impl Runtime for ExpiredRuntime {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn timer(&self, _: Instant) -> Pin<Box<dyn crate::Timer>> {
+            Box::pin(Expired)
+        }
+        fn spawn(&self, _: crate::BoxFuture<'static, ()>) {}
+        fn connect_tcp(&self, _: &str, _: u16) -> crate::BoxFuture<'static, io::Result<BoxStream>> {
+            unreachable!("no upstream in this test")
+        }
+        fn bind_tcp(
+            &self,
+            _: std::net::SocketAddr,
+        ) -> crate::BoxFuture<'static, io::Result<Box<dyn crate::Listener>>> {
+            unreachable!("no listener in this test")
+        }
+    }
+
+    /// A client that reads nothing: the interim `100 Continue` cannot be
+    /// written. It used to be awaited without a deadline, so the
+    /// connection was held for ever; it is now under `body_read_timeout`.
+    #[test]
+    fn rfc9110_10_1_1_interim_answer_to_a_client_that_reads_nothing_times_out() {
+        let settings = crate::Config::default().validate().unwrap();
+        let service = BoshService::new(std::sync::Arc::new(ExpiredRuntime), settings).unwrap();
+        let limits = Limits::of(service.settings());
+        let mut conn = Conn {
+            io: Box::new(NoStream),
+            buf: Vec::new(),
+        };
+        let read = read_post_body(&service, &mut conn, &limits, Framing::Length(5), true);
+        assert!(
+            matches!(read.now_or_never(), Some(None)),
+            "gave up at the deadline, without an answer"
         );
     }
 
