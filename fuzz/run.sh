@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs the cargo-fuzz targets, each for a given number of seconds,
 # and fails if any of them crashes (a panic is a crash: the entry points in
-# bosh_core::fuzzing / cors_core::fuzzing assert their invariants).
+# bosh_core::fuzzing / cors_core::fuzzing / bosh_driver::fuzzing assert
+# their invariants).
 #
 #   fuzz/run.sh [-j JOBS] [SECONDS] [TARGET...]
 #
 #   SECONDS   time per target (default 60)
 #   TARGET    one or more of: parse_body body_roundtrip stream_framer
-#             cors_policy server_session client_session (default: all)
+#             cors_policy server_session client_session http1_requests
+#             (default: all)
 #   -j JOBS   targets run at the same time (default 1); each uses one core
 #
 # Environment: FUZZ_SANITIZER (default `none`; `address` for ASan, about 2x
@@ -25,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ALL=(parse_body body_roundtrip stream_framer cors_policy server_session client_session)
+ALL=(parse_body body_roundtrip stream_framer cors_policy server_session client_session http1_requests)
 jobs=1
 if [[ "${1:-}" == "-j" ]]; then
   jobs="$2"

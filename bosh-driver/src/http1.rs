@@ -95,7 +95,7 @@ impl Limits {
 
 /// How a request's body is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(crate) enum Framing {
     /// No body.
     None,
     /// `Content-Length`.
@@ -197,6 +197,15 @@ impl Conn {
         // sent a byte at a time is scanned once, not once per byte.
         let mut searched: usize = 0;
         loop {
+            // Empty lines before a request line are ignored (RFC 9112
+            // §2.2), and not taken for the blank line that ends a head:
+            // whether a head is parsed must not depend on how the bytes
+            // arrived (found by the `http1_requests` fuzz target).
+            let empty = leading_empty_lines(&self.buf);
+            if empty > 0 {
+                self.consume(empty);
+                searched = searched.saturating_sub(empty);
+            }
             let ends = self.buf.len() >= limits.max_header_bytes
                 || has_blank_line(&self.buf[searched.saturating_sub(3)..]);
             searched = self.buf.len();
@@ -574,6 +583,10 @@ fn chunk_line(buf: &[u8]) -> Result<httparse::Status<(usize, u64)>, ()> {
         return Err(());
     }
     match httparse::parse_chunk_size(buf).map_err(|_| ())? {
+        // The limit holds however the line arrived: whole in one read as
+        // well as in pieces (found by the `http1_requests` fuzz target's
+        // comparison of the two).
+        httparse::Status::Complete((len, _)) if len > MAX_CHUNK_LINE => Err(()),
         httparse::Status::Complete((len, size)) => {
             // `len` counts the CRLF; what precedes it is size, BWS and
             // extensions, none of which may hold a control character.
@@ -609,6 +622,18 @@ fn deadline(rt: &dyn Runtime, after: Duration) -> Instant {
 
 /// Whether `bytes` holds the blank line that ends a head (`CRLF CRLF`, or a
 /// bare `LF LF`, which RFC 9112 §2.2 lets a recipient accept).
+/// How many bytes of empty lines (CRLF, or a bare LF) `buf` starts with.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
+        }
+    }
+}
+
 fn has_blank_line(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
@@ -873,6 +898,149 @@ pub(crate) async fn close_gracefully(rt: &dyn Runtime, mut io: BoxStream, drain:
     }
 }
 
+/// What reading one connection's bytes gives, step by step: the model the
+/// `http1_requests` fuzz target compares (see [`crate::fuzzing`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// An accepted head.
+    Head {
+        method: Method,
+        target: Uri,
+        framing: Framing,
+        persistent: bool,
+        expect_continue: bool,
+    },
+    /// A body read whole.
+    Body(Bytes),
+    /// A body over `max_body`.
+    TooLarge,
+    /// A badly framed body.
+    Invalid,
+    /// A refused head (the status may depend on how much had arrived: a
+    /// head still incomplete at `max_header_bytes` is 431 in pieces, and
+    /// whole may show an earlier syntax error, 400).
+    Refused,
+    /// End of stream between requests.
+    Idle,
+    /// End of stream inside a head or a body.
+    Broken,
+}
+
+/// Reads `input` as one client connection, handed over `piece` bytes per
+/// read, with `limits`: every head, and every body as a `POST` would read
+/// it, until the connection would close. Asserts what must hold of every
+/// accepted head and body.
+pub(crate) fn read_requests(input: &[u8], piece: usize, limits: &Limits) -> Vec<Step> {
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        piece: usize,
+    }
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = self.piece.min(buf.len()).min(self.data.len() - self.at);
+            let at = self.at;
+            buf[..n].copy_from_slice(&self.data[at..at + n]);
+            self.at += n;
+            Poll::Ready(Ok(n))
+        }
+    }
+    impl AsyncWrite for Pieces {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+    let mut conn = Conn {
+        io: Box::new(Pieces {
+            data: input.to_vec(),
+            at: 0,
+            piece: piece.max(1),
+        }),
+        buf: Vec::new(),
+    };
+    let mut stop = pin!(std::future::pending::<()>());
+    let mut stopped = false;
+    let mut steps = Vec::new();
+    // The stream never pends, so every future finishes in one poll.
+    let once = "the in-memory stream never pends";
+    loop {
+        let head = conn
+            .read_head(limits, stop.as_mut(), &mut stopped)
+            .now_or_never()
+            .expect(once);
+        let head = match head {
+            Ok(head) => head,
+            Err(end) => {
+                steps.push(match end {
+                    HeadEnd::Idle => Step::Idle,
+                    HeadEnd::Broken => Step::Broken,
+                    HeadEnd::Refused(_) => Step::Refused,
+                });
+                return steps;
+            }
+        };
+        let h = &head.parts.headers;
+        assert!(
+            head.parts.version == Version::HTTP_11 || head.parts.version == Version::HTTP_10,
+            "accepted {:?}",
+            head.parts.version
+        );
+        assert!(h.get_all(header::HOST).iter().count() <= 1, "two Hosts");
+        if head.parts.version == Version::HTTP_11 {
+            assert!(h.contains_key(header::HOST), "HTTP/1.1 without Host");
+        }
+        assert!(
+            !(h.contains_key(header::TRANSFER_ENCODING) && h.contains_key(header::CONTENT_LENGTH)),
+            "both framings accepted"
+        );
+        let framing = head.framing;
+        let persistent = head.persistent;
+        steps.push(Step::Head {
+            method: head.parts.method.clone(),
+            target: head.parts.uri.clone(),
+            framing,
+            persistent,
+            expect_continue: head.expect_continue,
+        });
+        if framing != Framing::None {
+            match conn.read_body(framing, limits).now_or_never().expect(once) {
+                Ok(body) => {
+                    assert!(body.len() <= limits.max_body, "body over max_body");
+                    if let Framing::Length(n) = framing {
+                        assert_eq!(body.len() as u64, n, "body of the wrong length");
+                    }
+                    steps.push(Step::Body(body));
+                }
+                Err(end) => {
+                    steps.push(match end {
+                        BodyEnd::TooLarge => Step::TooLarge,
+                        BodyEnd::Invalid => Step::Invalid,
+                        BodyEnd::Broken => Step::Broken,
+                    });
+                    return steps;
+                }
+            }
+        }
+        if !persistent {
+            return steps;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -992,6 +1160,18 @@ mod tests {
             parse_head(b"GET / HTTP/1.1\r\nHost:", 100),
             Ok(None)
         ));
+    }
+
+    #[test]
+    fn rfc9112_2_2_empty_lines_before_a_request_line_are_skipped() {
+        assert_eq!(leading_empty_lines(b"\r\n\nGET / HTTP/1.1"), 3);
+        assert_eq!(
+            leading_empty_lines(b"\r\r\nGET"),
+            0,
+            "a lone CR is not a line"
+        );
+        assert_eq!(leading_empty_lines(b"GET / HTTP/1.1\r\n\r\n"), 0);
+        assert_eq!(leading_empty_lines(b"\r"), 0);
     }
 
     #[test]

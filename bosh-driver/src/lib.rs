@@ -87,6 +87,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod fuzzing;
 mod http1;
 pub mod io;
 mod page;

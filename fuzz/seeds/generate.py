@@ -2,7 +2,7 @@
 """Writes the committed seed corpus under fuzz/seeds/<target>/.
 
 The structured targets decode their input with the byte reader of
-`bosh_core::fuzzing` / `cors_core::fuzzing` (one byte per decision, zeros past
+`bosh_core::fuzzing` / `cors_core::fuzzing` / `bosh_driver::fuzzing` (one byte per decision, zeros past
 the end); the encoders below follow those decoders, so that each seed starts
 the fuzzer on a meaningful path (a whole session, a real XMPP stream, ...).
 If a decoder changes, the seeds stay valid inputs (every byte string is), they
@@ -30,10 +30,15 @@ def out(target, name, data):
 
 
 def reset(target):
+    """Empties a target's seeds, except the `regression-*` inputs of crashes
+    found so far, which were added by hand and are not generated here."""
     d = ROOT / target
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+    d.mkdir(parents=True, exist_ok=True)
+    for p in d.iterdir():
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif not p.name.startswith("regression-"):
+            p.unlink()
 
 
 NS = "http://jabber.org/protocol/httpbind"
@@ -484,6 +489,86 @@ def cors_policy():
     out("cors_policy", "noise", bytes(range(256)))
 
 
+# ----------------------------------------------------------- http1_requests
+
+
+def http1_requests():
+    """One client connection's bytes, after three bytes: the piece size of
+    the second read-through, and the head and body limits (see
+    `bosh_driver::fuzzing::http1_requests`)."""
+    reset("http1_requests")
+    body = (
+        f"<body rid='1000' to='example.com' wait='60' hold='1' ver='1.6' xmlns='{NS}'/>"
+    ).encode()
+
+    def chunked(parts, ext=b"", trailer=b""):
+        b = b""
+        for i, p in enumerate(parts):
+            b += b"%x" % len(p) + (ext if i == 0 else b"") + b"\r\n" + p + b"\r\n"
+        return b + b"0\r\n" + trailer + b"\r\n"
+
+    def post(fields, data=b"", version=b"1.1"):
+        return b"POST /http-bind HTTP/" + version + b"\r\n" + fields + b"\r\n" + data
+
+    te = b"Host: x\r\nTransfer-Encoding: chunked\r\n"
+    seeds = {
+        "get": b"GET /http-bind HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        "post-length": post(
+            b"Host: example.com:5280\r\nOrigin: https://app.example.com\r\n"
+            b"Content-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n" % len(body),
+            body,
+        ),
+        "post-chunked-ext-trailer": post(
+            te, chunked([body[:10], body[10:]], b";ext=1", b"X-Trailer: t\r\n")
+        ),
+        "pipelined": post(b"Host: x\r\nContent-Length: %d\r\n" % len(body), body) * 2
+        + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "http10-keep-alive": post(
+            b"Connection: keep-alive\r\nContent-Length: 5\r\n", b"hello", b"1.0"
+        )
+        + b"GET / HTTP/1.0\r\n\r\n",
+        "expect-continue": post(
+            b"Host: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n", b"hello"
+        ),
+        "smuggle-cl-te": post(
+            b"Host: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n",
+            b"0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n",
+        ),
+        "smuggle-te-te": post(
+            te + b"Transfer-Encoding: identity\r\n", b"0\r\n\r\n"
+        ),
+        "smuggle-empty-chunk-line": post(
+            te, b"\r\n\r\nGET /http-bind HTTP/1.1\r\nHost: x\r\n\r\n"
+        ),
+        "smuggle-trailer-request": post(
+            te, b"1\r\na\r\n0\r\nGET /x HTTP/1.1\r\nHost: y\r\n\r\n"
+        ),
+        "smuggle-lf-in-ext": post(te, b"1;\nX\r\na\r\n0\r\n\r\n"),
+        "conflicting-lengths": post(
+            b"Host: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n", b"hello!"
+        ),
+        "length-list": post(b"Host: x\r\nContent-Length: 5, 5\r\n", b"hello"),
+        "bare-lf-head": b"GET /http-bind HTTP/1.1\nHost: x\n\n"
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "two-hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "bad-host": b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "no-host": b"GET / HTTP/1.1\r\n\r\n",
+        "many-fields": b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: v\r\n" % i for i in range(40))
+        + b"\r\n",
+        "long-chunk-ext": post(te, b"1;" + b"e" * 1100 + b"\r\na\r\n0\r\n\r\n"),
+        "head-method": b"HEAD /http-bind HTTP/1.1\r\nHost: x\r\n\r\n",
+        "options-preflight": b"OPTIONS /http-bind HTTP/1.1\r\nHost: x\r\n"
+        b"Origin: https://app.example.com\r\nAccess-Control-Request-Method: POST\r\n"
+        b"Access-Control-Request-Headers: content-type\r\n\r\n",
+        "truncated-body": post(b"Host: x\r\nContent-Length: 50\r\n", b"short"),
+    }
+    # Piece size, head limit, body limit: generous, small, tiny body.
+    prefixes = [bytes([1, 255, 255]), bytes([7, 64, 20]), bytes([3, 255, 2])]
+    for i, (name, data) in enumerate(sorted(seeds.items())):
+        out("http1_requests", name, prefixes[i % 3] + data)
+
+
 if __name__ == "__main__":
     parse_body()
     body_roundtrip()
@@ -491,5 +576,6 @@ if __name__ == "__main__":
     server_session()
     client_session()
     cors_policy()
+    http1_requests()
     for d in sorted(p for p in ROOT.iterdir() if p.is_dir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
