@@ -1177,9 +1177,9 @@ fn config_out_of_range_is_refused() {
     }
 }
 
-#[test]
-fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
-    let mut h = started();
+/// Adds a second stream (`to='example.org'`, rid R + 1, §16.3) and opens
+/// it upstream; returns its name.
+fn add_second_stream(h: &mut H) -> String {
     let add = h.send(
         BodyAttrs {
             rid: Rid::new(R + 1),
@@ -1195,7 +1195,13 @@ fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
         1,
         UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
     );
-    let second = h.resp(add).attrs.stream.unwrap();
+    h.resp(add).attrs.stream.expect("the added stream is named")
+}
+
+#[test]
+fn xep0124_16_6_a_failed_stream_among_several_ends_only_that_stream() {
+    let mut h = started();
+    let second = add_second_stream(&mut h);
     let poll = h.rid(R + 2, &[]);
     let err = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
     h.up(
@@ -1680,30 +1686,7 @@ fn xep0124_14_2_at_most_eight_skipped_ranges_are_remembered_however_they_are_spl
 fn xep0124_16_4_7_an_added_streams_payload_names_it_after_the_first_stream_closed() {
     let mut h = started();
     let first = h.s().stream_name(StreamId(0)).unwrap().to_owned();
-    let add = h.send(
-        BodyAttrs {
-            rid: Rid::new(R + 1),
-            creation: Some(Box::new(CreationAttrs {
-                to: Some("example.org".into()),
-                ..CreationAttrs::default()
-            })),
-            ..BodyAttrs::default()
-        },
-        &[],
-    );
-    h.up(
-        1,
-        UpstreamEvent::Opened {
-            id: Some("s2".into()),
-            from: Some("example.org".into()),
-            version: None,
-        },
-    );
-    h.up(
-        1,
-        UpstreamEvent::Features(Bytes::from_static(FEATURES.as_bytes())),
-    );
-    let second = h.resp(add).attrs.stream.clone().unwrap();
+    let second = add_second_stream(&mut h);
     // The client ends the first stream (R16.5-1).
     h.send(
         BodyAttrs {
