@@ -84,7 +84,8 @@ pub struct Config {
     pub inactivity: u16,
     /// `polling` in seconds, 0..=60. Default 2.
     pub polling: u16,
-    /// `maxpause` in seconds (0 disables pausing). Default 120.
+    /// `maxpause` in seconds: 0 disables pausing, otherwise 5..=65535.
+    /// Default 120.
     pub maxpause: u16,
     /// Most responses kept for replay when the client acknowledges,
     /// 2..=4096. Default 32.
@@ -101,7 +102,8 @@ pub struct Config {
     /// session is ended. Default 1000.
     pub max_queued_stanzas: usize,
     /// Largest stanza accepted from the XMPP server, bytes,
-    /// 1024..=67108864. Default 262144 (256 KiB).
+    /// 1024..=67108864. Default 262144 (256 KiB). A session may queue four
+    /// such stanzas (at least 1 MiB) for a client that is not polling.
     pub max_stanza: usize,
     /// Allow several streams per session (XEP-0124 §16). Default true.
     pub multi_stream: bool,
@@ -130,7 +132,7 @@ pub struct Config {
     pub close_drain_timeout: u64,
     /// Seconds to connect to the XMPP server, 1..=300. Default 10.
     pub upstream_connect_timeout: u64,
-    /// Seconds granted on shutdown for answers to be written, 0..=600.
+    /// Seconds granted on shutdown for answers to be written, 1..=600.
     /// Default 10.
     pub shutdown_grace: u64,
 }
@@ -342,6 +344,11 @@ impl Config {
             ));
         }
         range("polling", self.polling, 0, 60, " seconds")?;
+        if self.maxpause != 0 {
+            // Below 5 s a paused session would time out sooner than an
+            // active one may (`inactivity` is at least 5 s).
+            range("maxpause", self.maxpause, 5, u16::MAX, " seconds (or 0)")?;
+        }
         range(
             "cors_max_age",
             self.cors_max_age,
@@ -403,7 +410,9 @@ impl Config {
             300,
             " seconds",
         )?;
-        range("shutdown_grace", self.shutdown_grace, 0, 600, " seconds")?;
+        // At least a second: with none, the process exits before a session
+        // task has written its `system-shutdown` answers.
+        range("shutdown_grace", self.shutdown_grace, 1, 600, " seconds")?;
         let upstream = self.upstream_policy()?;
         let cors = self.cors_policy()?;
 
@@ -423,6 +432,13 @@ impl Config {
             rid_gap_timeout: Duration::from_secs(self.rid_gap_timeout),
             linger: Duration::from_secs(self.linger),
             max_queued_stanzas: self.max_queued_stanzas,
+            // Every stanza from the server is queued before it is sent, so
+            // the queue holds at least a few of the largest allowed (a
+            // `max_stanza` over the core's 1 MiB default used to end the
+            // session at the first such stanza).
+            max_queued_bytes: ServerConfig::default()
+                .max_queued_bytes
+                .max(self.max_stanza.saturating_mul(4)),
             multi_stream: self.multi_stream,
             leniency: Leniency {
                 overactivity: self.lenient_overactivity,
@@ -859,6 +875,48 @@ mod tests {
         assert_eq!(
             c.validate().unwrap_err().to_string(),
             "invalid `close_drain_timeout` (--close-drain-timeout): must be 0..=60 seconds (got 61)"
+        );
+    }
+
+    /// Found in review: each of these was accepted and could not work.
+    #[test]
+    fn limits_that_could_not_work_are_refused_or_made_to_fit() {
+        for (c, key) in [
+            (
+                Config {
+                    shutdown_grace: 0,
+                    ..Config::default()
+                },
+                "shutdown_grace",
+            ),
+            (
+                Config {
+                    maxpause: 4,
+                    ..Config::default()
+                },
+                "maxpause",
+            ),
+        ] {
+            let msg = c.validate().unwrap_err().to_string();
+            assert!(msg.contains(key), "{msg}");
+        }
+        let no_pause = Config {
+            maxpause: 0,
+            ..Config::default()
+        };
+        assert!(no_pause.validate().is_ok());
+        // The session's queue takes stanzas as large as max_stanza allows.
+        let big = Config {
+            max_stanza: 4 << 20,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap();
+        assert!(big.server.max_queued_bytes >= 4 * (4 << 20));
+        let default = Config::default().validate().unwrap();
+        assert_eq!(
+            default.server.max_queued_bytes,
+            ServerConfig::default().max_queued_bytes
         );
     }
 

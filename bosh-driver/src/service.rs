@@ -612,8 +612,15 @@ fn with_allow(mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
 /// the CORS fields (replacing any of the same name) and `Vary` merged.
 fn finish(mut resp: Response<Full<Bytes>>, cors: &CorsHeaders) -> Response<Full<Bytes>> {
     let len = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+    // Not on a 1xx or 204 (RFC 9110 §8.6): an embedder's CORS policy may
+    // answer preflights 204.
+    let bodiless = resp.status().is_informational() || resp.status() == StatusCode::NO_CONTENT;
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if bodiless {
+        headers.remove(header::CONTENT_LENGTH);
+    } else {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     for (name, value) in cors.iter() {
         if let (Ok(name), Ok(value)) = (
@@ -671,6 +678,23 @@ mod tests {
         );
         assert_ne!(a, b);
         assert_ne!(sa, sb);
+    }
+
+    #[test]
+    fn rfc9110_8_6_a_204_answer_has_no_content_length() {
+        let policy = cors_core::CorsPolicy::builder()
+            .allow_any_origin()
+            .build()
+            .unwrap();
+        let d = decide(
+            &policy,
+            &CorsRequest::new("POST", Some("https://a.example")),
+        );
+        let r = finish(plain(204, None, Bytes::new()), d.headers());
+        assert_eq!(r.headers().get(header::CONTENT_LENGTH), None);
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+        let r = finish(plain(200, None, Bytes::new()), d.headers());
+        assert_eq!(r.headers()[header::CONTENT_LENGTH], "0");
     }
 
     #[test]

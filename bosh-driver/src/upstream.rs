@@ -382,6 +382,13 @@ impl Conn {
         cx: &mut Context<'_>,
         events: &mut VecDeque<(StreamId, UpstreamEvent)>,
     ) -> Poll<End> {
+        // Checked in every phase: what the client sends while the
+        // connection is still being made is buffered too.
+        if self.out.len() - self.written > self.max_write_buffer {
+            return Poll::Ready(End::Lost(
+                "more queued for the server than max_write_buffer".to_owned(),
+            ));
+        }
         if let Phase::Connecting { connect, deadline } = &mut self.phase {
             if self.closing {
                 return Poll::Ready(End::Closed);
@@ -407,11 +414,6 @@ impl Conn {
         let Phase::Open(io) = &mut self.phase else {
             unreachable!("connected above");
         };
-        if self.out.len() - self.written > self.max_write_buffer {
-            return Poll::Ready(End::Lost(
-                "the server does not read what is sent to it".to_owned(),
-            ));
-        }
         // 1. Writes.
         while self.written < self.out.len() {
             match Pin::new(&mut *io).poll_write(cx, &self.out[self.written..]) {
@@ -549,9 +551,82 @@ pub(crate) async fn finish_closing(mut conn: Box<Conn>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
+    use std::time::Instant;
 
     fn hp(s: &str) -> HostPort {
         s.parse().unwrap()
+    }
+
+    /// A runtime whose connections and timers never complete: an upstream
+    /// host that drops connection attempts silently.
+    #[derive(Debug)]
+    struct Blackhole;
+
+    struct Never;
+
+    impl Future for Never {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Pending
+        }
+    }
+
+    impl Timer for Never {
+        fn reset(self: Pin<&mut Self>, _: Instant) {}
+    }
+
+    impl Runtime for Blackhole {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn timer(&self, _: Instant) -> Pin<Box<dyn Timer>> {
+            Box::pin(Never)
+        }
+        fn spawn(&self, _: BoxFuture<'static, ()>) {}
+        fn connect_tcp(&self, _: &str, _: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
+            Box::pin(std::future::pending())
+        }
+        fn bind_tcp(
+            &self,
+            _: std::net::SocketAddr,
+        ) -> BoxFuture<'static, io::Result<Box<dyn crate::Listener>>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// Found in review: the write buffer's limit was only checked once the
+    /// connection was open, so a client could queue without bound while it
+    /// was still being made (up to `upstream_connect_timeout`).
+    #[test]
+    fn the_write_buffer_limit_holds_while_connecting() {
+        let params = OpenParams {
+            stream: StreamId(0),
+            address: hp("192.0.2.1:5222"),
+            to: "example.com".into(),
+            from: None,
+            xml_lang: None,
+            version: "1.0".into(),
+        };
+        let limits = ConnLimits {
+            connect_timeout: Duration::from_secs(10),
+            framer: FramerLimits::DEFAULT,
+            max_write_buffer: 1 << 20,
+        };
+        let mut conn = Conn::open(Arc::new(Blackhole), params, &limits).unwrap();
+        let mut events = VecDeque::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let chunk = Bytes::from(vec![b'x'; 600 * 1024]);
+        conn.deliver(vec![chunk.clone()]);
+        assert!(
+            conn.poll(&mut cx, &mut events).is_pending(),
+            "under the limit"
+        );
+        conn.deliver(vec![chunk]);
+        assert!(
+            matches!(conn.poll(&mut cx, &mut events), Poll::Ready(End::Lost(_))),
+            "over the limit while connecting"
+        );
     }
 
     #[test]
