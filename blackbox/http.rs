@@ -609,6 +609,28 @@ fn added_stream_outside_the_allow_list_is_refused_without_connecting() {
     assert!(resp.text().contains("<body>echo</body>"), "{}", resp.text());
 }
 
+/// Found in review: the server relays what any user sends, and a stanza
+/// nested deeper (or larger) than the framer's limits used to break the
+/// upstream stream and end the recipient's session. It is now skipped.
+#[test]
+fn rfc6120_13_12_a_too_deep_stanza_from_the_server_is_skipped_not_fatal() {
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr));
+    let (sid, rid, conn) = create_session(cm.addr, &mut fake);
+    let deep = format!(
+        "<message from='mallory@example.com' to='user@example.com/r'>{}{}</message>",
+        "<x>".repeat(100),
+        "</x>".repeat(100)
+    );
+    conn.send(&deep);
+    conn.send(ECHO);
+    let resp = post(cm.addr, &with_payload(&sid, rid, ""));
+    let text = resp.text();
+    assert_eq!(condition(&resp), None, "{text}");
+    assert!(text.contains("<body>echo</body>"), "{text}");
+    assert!(!text.contains("mallory"), "{text}");
+}
+
 #[test]
 fn xep0206_5_restart_to_outside_the_allow_list_is_refused_not_sent() {
     let mut fake = FakeXmpp::start(Mode::Echo);

@@ -185,6 +185,15 @@ fn check_header_value(attribute: &'static str, value: Option<&str>) -> Result<()
 
 /// Resource limits of a [`StreamFramer`] (RFC 6120 §13.12: entities must
 /// guard against oversized stanzas and other resource exhaustion).
+///
+/// A first-level element over either limit is skipped, not buffered: its
+/// bytes are scanned for its end and discarded, and
+/// [`StreamEvent::Skipped`] reports it. The stream goes on. Any user of the
+/// XMPP server can send an element that is larger or deeper than a
+/// connection manager accepts (the servers relay what their own limits
+/// allow, and do not limit depth), and ending the stream for it would let
+/// anyone end anyone's session. Only a stream header over
+/// `max_stanza_bytes` is an error ([`FramingError::TooLarge`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FramerLimits {
     /// Largest first-level element, in bytes as received (before namespace
@@ -193,7 +202,8 @@ pub struct FramerLimits {
     /// exceeds this, without waiting for it to complete.
     pub max_stanza_bytes: usize,
     /// Deepest element nesting inside a first-level element; the first-level
-    /// element itself is depth 1.
+    /// element itself is depth 1. Deeper elements are skipped (browsers'
+    /// XML parsers refuse deep documents: libxml2's default limit is 256).
     pub max_depth: usize,
 }
 
@@ -325,6 +335,39 @@ pub enum StreamEvent {
     Error(StreamError),
     /// `</stream:stream>`: the server closed the stream (RFC 6120 §4.4).
     Closed,
+    /// A first-level element over the [`FramerLimits`] was skipped (RFC
+    /// 6120 §13.12); the stream goes on.
+    Skipped {
+        /// Offset of the element's start.
+        position: u64,
+        /// Which limit it exceeded.
+        reason: SkipReason,
+    },
+}
+
+/// Why a first-level element was skipped ([`StreamEvent::Skipped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Larger than [`FramerLimits::max_stanza_bytes`].
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Nested deeper than [`FramerLimits::max_depth`].
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::TooLarge { limit } => write!(f, "larger than {limit} bytes"),
+            SkipReason::TooDeep { limit } => write!(f, "nested deeper than {limit}"),
+        }
+    }
 }
 
 /// A construct RFC 6120 §11.1 forbids in XMPP streams.
@@ -448,8 +491,9 @@ pub enum FramingError {
         /// The declared encoding.
         encoding: String,
     },
-    /// An element (or the stream header) exceeds
-    /// [`FramerLimits::max_stanza_bytes`] (RFC 6120 §13.12).
+    /// The stream header exceeds [`FramerLimits::max_stanza_bytes`] (RFC
+    /// 6120 §13.12). A first-level element over it is skipped instead
+    /// ([`StreamEvent::Skipped`]).
     #[error("element at byte {position} exceeds the limit of {limit} bytes")]
     TooLarge {
         /// Offset of the element's start.
@@ -458,7 +502,8 @@ pub enum FramingError {
         limit: usize,
     },
     /// Elements nested deeper than [`FramerLimits::max_depth`] (RFC 6120
-    /// §13.12).
+    /// §13.12). No longer returned: such an element is skipped
+    /// ([`StreamEvent::Skipped`]); kept for API stability.
     #[error("element at byte {position} is nested deeper than {limit}")]
     TooDeep {
         /// Offset of the start tag that exceeded the limit.
@@ -757,22 +802,52 @@ impl StreamFramer {
         let Some(partial) = self.partial.as_mut() else {
             return Ok(None);
         };
-        let visible = self.buf.len().min(max.saturating_add(1));
-        let too_large = FramingError::TooLarge {
-            position: self.consumed,
-            limit: max,
-        };
-        match scan(
-            &self.buf[..visible],
-            partial,
-            self.limits.max_depth,
-            self.consumed,
-        )? {
-            Some(end) if end > max => Err(too_large),
-            Some(end) => Ok(Some(end)),
-            None if self.buf.len() > max => Err(too_large),
-            None => Ok(None),
+        if partial.skip.is_none() {
+            let visible = self.buf.len().min(max.saturating_add(1));
+            let too_large = FramingError::TooLarge {
+                position: self.consumed,
+                limit: max,
+            };
+            let element = partial.construct == Construct::Element;
+            let reason = SkipReason::TooLarge { limit: max };
+            match scan(
+                &self.buf[..visible],
+                partial,
+                self.limits.max_depth,
+                self.consumed,
+            )? {
+                Some(end) if end > max && element => {
+                    if partial.skip.is_none() {
+                        partial.start_skip(reason, self.consumed);
+                    }
+                    return Ok(Some(end));
+                }
+                Some(end) if end > max => return Err(too_large),
+                Some(end) => return Ok(Some(end)),
+                // Too deep: skipping from here on.
+                None if partial.skip.is_some() => {}
+                None if self.buf.len() > max && element => {
+                    partial.start_skip(reason, self.consumed);
+                }
+                None if self.buf.len() > max => return Err(too_large),
+                None => return Ok(None),
+            }
         }
+        // Skipping: scan everything buffered, then let go of what is
+        // scanned. Names are not kept, so only a `<` or `<!` waiting to be
+        // classified needs its bytes: a skipped element of any size, even
+        // a start tag that never ends, holds a few bytes.
+        if let Some(end) = scan(&self.buf, partial, usize::MAX, self.consumed)? {
+            return Ok(Some(end));
+        }
+        let keep = match partial.lex {
+            Lex::MarkupOpen | Lex::Bang => partial.tag_start,
+            _ => partial.pos,
+        };
+        partial.pos -= keep;
+        partial.tag_start = partial.tag_start.saturating_sub(keep);
+        self.advance(keep);
+        Ok(None)
     }
 
     /// Handles the complete construct `buf[..end]`.
@@ -780,6 +855,13 @@ impl StreamFramer {
         let Some(partial) = self.partial.take() else {
             return Ok(None);
         };
+        if let Some(reason) = partial.skip {
+            self.advance(end);
+            return Ok(Some(StreamEvent::Skipped {
+                position: partial.skip_start,
+                reason,
+            }));
+        }
         let base = self.consumed;
         let raw = &self.buf[..end];
         match partial.construct {
@@ -908,9 +990,24 @@ struct Partial {
     /// End of the first-level element's start tag.
     top_tag_end: usize,
     top_self_closing: bool,
+    /// Set once the element is being skipped: its end is found by counting
+    /// `depth`, names are not kept, scanned bytes are discarded.
+    skip: Option<SkipReason>,
+    /// Open elements while skipping.
+    depth: usize,
+    /// Stream offset of the element being skipped.
+    skip_start: u64,
 }
 
 impl Partial {
+    /// Turns this element's scan into a skip, `depth` elements open.
+    fn start_skip(&mut self, reason: SkipReason, start: u64) {
+        self.skip = Some(reason);
+        self.depth = self.open.len();
+        self.open = Vec::new();
+        self.skip_start = start;
+    }
+
     /// A construct starting with `<` followed by a byte already classified.
     fn new(construct: Construct) -> Self {
         let lex = match construct {
@@ -927,6 +1024,9 @@ impl Partial {
             tag_start: 0,
             top_tag_end: 0,
             top_self_closing: false,
+            skip: None,
+            depth: 0,
+            skip_start: 0,
         }
     }
 }
@@ -1065,11 +1165,21 @@ fn scan(
                                 p.pos = i + 1;
                                 return Ok(Some(i + 1));
                             }
-                            if p.open.len() >= max_depth {
-                                return Err(FramingError::TooDeep {
-                                    position: at(p.tag_start),
-                                    limit: max_depth,
-                                });
+                            if p.skip.is_none() && p.open.len() >= max_depth {
+                                p.start_skip(SkipReason::TooDeep { limit: max_depth }, base);
+                            }
+                            if p.skip.is_some() {
+                                if !slash {
+                                    p.depth += 1;
+                                } else if p.depth == 0 {
+                                    // The first-level element itself.
+                                    p.pos = i + 1;
+                                    return Ok(Some(i + 1));
+                                }
+                                p.lex = Lex::Content;
+                                p.brackets = 0;
+                                i += 1;
+                                continue;
                             }
                             if p.open.is_empty() {
                                 p.top_tag_end = i + 1;
@@ -1117,6 +1227,18 @@ fn scan(
                         // Checked against the stream header by the caller.
                         p.pos = i + 1;
                         return Ok(Some(i + 1));
+                    }
+                    if p.skip.is_some() {
+                        // Names are not kept while skipping: only the depth.
+                        p.depth = p.depth.saturating_sub(1);
+                        if p.depth == 0 {
+                            p.pos = i + 1;
+                            return Ok(Some(i + 1));
+                        }
+                        p.lex = Lex::Content;
+                        p.brackets = 0;
+                        i += 1;
+                        continue;
                     }
                     let found = buf.get(p.tag_start + 2..i).unwrap_or_default();
                     let found = found.get(..trim_end_space(found)).unwrap_or_default();

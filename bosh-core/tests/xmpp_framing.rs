@@ -3,8 +3,8 @@
 use bosh_core::body::{NS_HTTPBIND, ParseLimits, parse};
 use bosh_core::xmpp::{
     ForbiddenConstruct, FramerLimits, FramingError, HeaderError, NS_JABBER_CLIENT, NS_STREAMS,
-    StanzaKind, StreamEvent, StreamFramer, StreamHeader, bounce_undeliverable, classify_payload,
-    write_stream_close,
+    SkipReason, StanzaKind, StreamEvent, StreamFramer, StreamHeader, bounce_undeliverable,
+    classify_payload, write_stream_close,
 };
 use proptest::prelude::*;
 use quick_xml::events::Event;
@@ -563,8 +563,11 @@ fn rfc6120_4_6_1_whitespace_keepalives_are_skipped() {
 // Limits (RFC 6120 §13.12)
 // ---------------------------------------------------------------------------
 
+/// An element over the size limit is skipped as it arrives, without
+/// buffering it, and the stream goes on: any user of the XMPP server can
+/// send one, and ending the stream would end the recipient's session.
 #[test]
-fn rfc6120_13_12_oversize_stanza_refused_before_it_completes() {
+fn rfc6120_13_12_oversize_stanza_skipped_without_buffering_and_the_stream_goes_on() {
     let limits = FramerLimits {
         max_stanza_bytes: 1024,
         max_depth: 64,
@@ -579,16 +582,71 @@ fn rfc6120_13_12_oversize_stanza_refused_before_it_completes() {
     assert_eq!(framer.next_event(), Ok(None));
     framer.feed(&[b'a'; 1000]);
     assert_eq!(framer.next_event(), Ok(None));
-    framer.feed(&[b'a'; 20]); // 1035 bytes buffered, the element is still open
-    let err = framer.next_event().expect_err("too large");
+    // Past the limit, and then a megabyte more: nothing is kept.
+    for _ in 0..1024 {
+        framer.feed(&[b'a'; 1024]);
+        assert_eq!(framer.next_event(), Ok(None));
+        assert!(framer.buffered_len() < 16, "{}", framer.buffered_len());
+    }
+    framer.feed(b"</body></message><presence/>");
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).expect("the stream goes on");
     assert_eq!(
-        err,
-        FramingError::TooLarge {
+        events[0],
+        StreamEvent::Skipped {
             position: HEADER_1.len() as u64,
-            limit: 1024
+            reason: SkipReason::TooLarge { limit: 1024 }
         }
     );
-    assert_eq!(framer.buffered_len(), 0, "the buffer is released");
+    assert!(element_bytes(&events[1]).starts_with(b"<presence "));
+    assert_eq!(events.len(), 2);
+}
+
+/// While skipping, `>` in attribute values and CDATA, and `</m>` in CDATA,
+/// do not end the element early; a start tag that never ends holds
+/// nothing.
+#[test]
+fn rfc6120_13_12_a_skipped_element_ends_where_its_end_tag_is() {
+    let limits = FramerLimits {
+        max_stanza_bytes: 256,
+        max_depth: 64,
+    };
+    let tricky = format!(
+        "<m a='>' b=\"x>y\"><x>{}</x><![CDATA[</m> ]] >]]><y/></m><presence/>",
+        "z".repeat(300)
+    );
+    for cut in [1, 3, 7, tricky.len()] {
+        let mut framer = StreamFramer::new(limits);
+        framer.feed(HEADER_1.as_bytes());
+        let mut events = Vec::new();
+        for piece in tricky.as_bytes().chunks(cut) {
+            framer.feed(piece);
+            drain(&mut framer, &mut events).expect("well-formed");
+        }
+        assert!(
+            matches!(
+                events[1],
+                StreamEvent::Skipped {
+                    reason: SkipReason::TooLarge { limit: 256 },
+                    ..
+                }
+            ),
+            "{events:?}"
+        );
+        assert!(
+            element_bytes(&events[2]).starts_with(b"<presence "),
+            "pieces of {cut}: {events:?}"
+        );
+        assert_eq!(events.len(), 3, "pieces of {cut}");
+    }
+    let mut framer = StreamFramer::new(limits);
+    framer.feed(HEADER_1.as_bytes());
+    framer.feed(b"<m a='");
+    for _ in 0..100 {
+        framer.feed(&[b'v'; 1000]);
+        drain(&mut framer, &mut Vec::new()).expect("still skipping");
+        assert!(framer.buffered_len() < 16, "{}", framer.buffered_len());
+    }
 }
 
 #[test]
@@ -610,7 +668,7 @@ fn rfc6120_13_12_element_exactly_at_limit_is_accepted() {
     let mut events = Vec::new();
     drain(&mut framer, &mut events).expect("exactly at the limit");
     assert_eq!(events.len(), 2);
-    // One byte more is refused.
+    // One byte more is skipped.
     framer.feed(
         format!(
             "<presence><status>{}</status></presence>",
@@ -620,9 +678,9 @@ fn rfc6120_13_12_element_exactly_at_limit_is_accepted() {
     );
     assert!(matches!(
         framer.next_event(),
-        Err(FramingError::TooLarge { limit: l, .. }) if l == limit
+        Ok(Some(StreamEvent::Skipped { reason: SkipReason::TooLarge { limit: l }, .. })) if l == limit
     ));
-    // The header is bounded by the same limit.
+    // The header is bounded by the same limit, and that is an error.
     let mut small = StreamFramer::new(FramerLimits {
         max_stanza_bytes: header.len() - 1,
         max_depth: 64,
@@ -635,7 +693,7 @@ fn rfc6120_13_12_element_exactly_at_limit_is_accepted() {
 }
 
 #[test]
-fn rfc6120_13_12_too_deep_refused() {
+fn rfc6120_13_12_too_deep_skipped_and_the_stream_goes_on() {
     let limits = FramerLimits {
         max_stanza_bytes: 4096,
         max_depth: 3,
@@ -644,19 +702,34 @@ fn rfc6120_13_12_too_deep_refused() {
     framer.feed(&with_stream("<a><b><c/></b></a>"));
     let mut events = Vec::new();
     drain(&mut framer, &mut events).expect("depth 3 is fine");
+    assert_eq!(events.len(), 2);
+    let start = (HEADER_1.len() + "<a><b><c/></b></a>".len()) as u64;
     framer.feed(b"<a><b><c><d>");
-    let err = framer.next_event().expect_err("too deep");
-    assert!(
-        matches!(err, FramingError::TooDeep { limit: 3, .. }),
-        "{err:?}"
+    assert_eq!(framer.next_event(), Ok(None));
+    framer.feed(b"<e/></d></c></b></a><presence/>");
+    let mut more = Vec::new();
+    drain(&mut framer, &mut more).expect("the stream goes on");
+    assert_eq!(
+        more[0],
+        StreamEvent::Skipped {
+            position: start,
+            reason: SkipReason::TooDeep { limit: 3 }
+        }
     );
-    // an empty element counts as a level too
+    assert!(element_bytes(&more[1]).starts_with(b"<presence "));
+    // An empty element counts as a level too.
     let mut framer = StreamFramer::new(limits);
-    framer.feed(&with_stream("<a><b><c><d/></c></b></a>"));
+    framer.feed(&with_stream("<a><b><c><d/></c></b></a><presence/>"));
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).expect("the stream goes on");
     assert!(matches!(
-        drain(&mut framer, &mut Vec::new()),
-        Err(FramingError::TooDeep { .. })
+        events[1],
+        StreamEvent::Skipped {
+            reason: SkipReason::TooDeep { limit: 3 },
+            ..
+        }
     ));
+    assert!(element_bytes(&events[2]).starts_with(b"<presence "));
 }
 
 // ---------------------------------------------------------------------------

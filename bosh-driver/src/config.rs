@@ -102,8 +102,10 @@ pub struct Config {
     /// session is ended. Default 1000.
     pub max_queued_stanzas: usize,
     /// Largest stanza accepted from the XMPP server, bytes,
-    /// 1024..=67108864. Default 262144 (256 KiB). A session may queue four
-    /// such stanzas (at least 1 MiB) for a client that is not polling.
+    /// 1024..=67108864. Default 262144 (256 KiB). A larger one (or one
+    /// nested deeper than 64) is skipped with a warning, and the session
+    /// goes on. A session may queue four such stanzas (at least 1 MiB) for
+    /// a client that is not polling.
     pub max_stanza: usize,
     /// Allow several streams per session (XEP-0124 §16). Default true.
     pub multi_stream: bool,

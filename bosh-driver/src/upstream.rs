@@ -505,6 +505,16 @@ fn drain_framer(
             StreamEvent::Closed => {
                 return Some(End::Lost("the server closed the stream".to_owned()));
             }
+            StreamEvent::Skipped { position, reason } => {
+                // Relayed by the server from anyone: dropped, not fatal.
+                warn!(
+                    stream = stream.0,
+                    position,
+                    %reason,
+                    "element from the server skipped: over the framer's limits"
+                );
+                continue;
+            }
             _ => continue,
         };
         events.push_back((stream, event));
