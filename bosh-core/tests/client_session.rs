@@ -1486,3 +1486,139 @@ fn shorter_waits_get_at_least_the_minimum_timeouts() {
         "floor(5 x 0.1) = 0 is raised to 1 s"
     );
 }
+
+// ----- found in review -----
+
+fn with_creation(f: impl FnOnce(&mut CreationAttrs)) -> BodyAttrs {
+    let mut c = creation_attrs().creation().clone();
+    f(&mut c);
+    BodyAttrs {
+        creation: Some(Box::new(c)),
+        ..creation_attrs()
+    }
+}
+
+/// A resent poll arrives at the manager as new; the next empty poll is
+/// spaced from it, not from when the first copy was sent (R12-4: the
+/// manager times `polling` from arrivals, and ends the session for
+/// polls that come too soon).
+#[test]
+fn xep0124_12_4_empty_polls_are_spaced_from_the_last_send_resends_included() {
+    let mut config = ClientConfig::new("example.com");
+    config.hold = 0;
+    let attrs = with_creation(|c| {
+        c.hold = Some(0);
+        c.requests = Some(1);
+        c.polling = Some(2);
+    });
+    let mut h = Harness::connected_with(config, &attrs, &[]);
+    h.fire();
+    let p = h.one_send();
+    // Twice unreachable: the first resend goes at once, the second after
+    // Strophe's back-off (2³ s).
+    h.respond(p.id, Outcome::TransportFailure);
+    let again = h.one_send();
+    h.respond(again.id, Outcome::TransportFailure);
+    assert!(h.sends.is_empty());
+    h.fire();
+    let last = h.one_send();
+    assert_eq!(last.rid, p.rid, "the same request");
+    let sent_at = h.now;
+    h.respond(last.id, empty());
+    assert!(h.sends.is_empty(), "no poll right after the resend");
+    assert_eq!(
+        h.s.poll_timeout(),
+        Some(sent_at + Duration::from_secs(3)),
+        "polling 2 s + 1 s margin, from the resend"
+    );
+}
+
+/// A SASL `<success/>` after the restart is not the end of SASL: the
+/// client used to stop polling for a restart that never came, with nothing
+/// in flight and no timer, until the manager expired the session.
+#[test]
+fn xep0206_5_a_stray_sasl_success_after_the_restart_does_not_stop_polling() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let success = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[success]));
+    assert!(h.sends.is_empty(), "the restart comes next (X5-2)");
+    h.s.restart(h.now).unwrap();
+    h.drain();
+    let restart = h.one_send();
+    h.respond(restart.id, empty());
+    let poll = h.one_send();
+    // Logged in; the server (or a peer through it) sends another one.
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[success]));
+    let next = h.one_send();
+    assert!(parse_body(&next).is_empty(), "polling goes on");
+}
+
+/// R7.2-3: the manager's `wait` may not exceed the client's; a larger one
+/// is not believed (it would stretch every timeout to hours).
+#[test]
+fn xep0124_7_2_3_a_wait_above_the_clients_is_capped() {
+    let attrs = with_creation(|c| c.wait = Some(u16::MAX));
+    let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
+    assert_eq!(h.s.params().unwrap().wait, 60);
+    let poll = h.one_send();
+    assert!(
+        poll.deadline <= Some(h.now + Duration::from_secs(66)),
+        "{:?}",
+        poll.deadline
+    );
+}
+
+/// With `wait='0'` Strophe's back-off cap is zero: every retry went out in
+/// the same instant and a blip ended the session. The cap is at least
+/// `min_request_timeout`.
+#[test]
+fn retries_back_off_even_with_wait_0() {
+    let attrs = with_creation(|c| c.wait = Some(0));
+    let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
+    h.send("<message/>");
+    h.fire();
+    assert!(!h.sends.is_empty());
+    let mut failures = 0;
+    for _ in 0..6 {
+        let sends = h.take_sends();
+        if sends.is_empty() {
+            break;
+        }
+        for t in sends {
+            h.respond(t.id, Outcome::TransportFailure);
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 2, "the third send waits");
+    assert!(h.disconnected().is_none(), "{:?}", h.events);
+    assert!(h.s.poll_timeout().is_some_and(|t| t > h.now), "a back-off");
+}
+
+/// `maxpause='0'` advertises no pause (R10-7): `pause()` is refused instead
+/// of sending `pause='0'`, which ended the session at the next timer.
+#[test]
+fn xep0124_10_7_maxpause_0_is_no_pause() {
+    let attrs = with_creation(|c| c.maxpause = Some(0));
+    let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
+    assert_eq!(h.s.pause(h.now, 30), Err(ClientError::PauseNotSupported));
+    h.tick_to(1);
+    assert!(h.disconnected().is_none());
+}
+
+/// R12-2: a manager that forces polling with `requests='1'` need not send
+/// `hold`; the client then holds no poll, so a stanza goes out at once.
+#[test]
+fn xep0124_12_2_requests_1_without_hold_is_a_polling_session() {
+    let attrs = with_creation(|c| {
+        c.hold = None;
+        c.requests = Some(1);
+    });
+    let mut h = Harness::connected_with(ClientConfig::new("example.com"), &attrs, &[]);
+    assert_eq!(h.s.params().unwrap().hold, 0);
+    assert!(h.take_sends().is_empty(), "no long poll held");
+    h.send("<message/>");
+    h.fire();
+    let t = h.one_send();
+    assert_eq!(parse_body(&t).elements().count(), 1);
+}

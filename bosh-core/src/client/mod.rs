@@ -238,7 +238,13 @@ pub struct ClientSession {
     /// A SASL `<success/>` arrived: the next request must be the restart
     /// (XEP-0206 §5, X5-2), so no empty poll goes out before it.
     restart_expected: bool,
+    /// A restart was sent: the stream is authenticated, and a SASL
+    /// `<success/>` after it is not the end of SASL.
+    restarted: bool,
     flush_at: Option<Instant>,
+    /// When a request last went on the wire, new or resent: empty polls
+    /// are spaced from it (R12-4: the manager times `polling` from
+    /// arrivals, and a resend of a request it never received arrives new).
     last_new_request_at: Option<Instant>,
     errors: u32,
     keys: Option<Keys>,
@@ -438,6 +444,7 @@ impl ClientSession {
             queued_bytes: 0,
             pause_pending: false,
             restart_expected: false,
+            restarted: false,
             flush_at: None,
             last_new_request_at: None,
             errors: 0,
@@ -865,7 +872,11 @@ impl ClientSession {
         if self.pause_pending || self.is_paused() {
             return Err(ClientError::AlreadyPaused);
         }
-        let max = self.maxpause.ok_or(ClientError::PauseNotSupported)?;
+        // `maxpause='0'` advertises no pause at all (R10-7).
+        let max = self
+            .maxpause
+            .filter(|&m| m > 0)
+            .ok_or(ClientError::PauseNotSupported)?;
         if secs == 0 {
             return Err(ClientError::InvalidPause);
         }
@@ -1166,6 +1177,7 @@ impl ClientSession {
                     })),
                     ..BodyAttrs::default()
                 };
+                self.restarted = true;
                 self.transmit_new(now, Kind::Restart, attrs, &[]);
             }
             Item::Pause(secs) => {
@@ -1275,6 +1287,7 @@ impl ClientSession {
             return;
         };
         let deadline = now.checked_add(self.primary_timeout(&kind));
+        self.last_new_request_at = Some(now);
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
@@ -1329,6 +1342,17 @@ impl ClientSession {
             self.timeout_wait(&e.kind),
             self.config.timeout_multiplier,
         );
+        // Strophe caps the back-off at `wait × TIMEOUT`, which is zero for
+        // `wait='0'`: every retry would then go out in the same instant.
+        // The cap is at least `min_request_timeout`, as for the timeout.
+        let delay = if e.sends > 1 {
+            delay.max(
+                Duration::from_secs(u64::from(e.sends).saturating_pow(3))
+                    .min(self.config.min_request_timeout),
+            )
+        } else {
+            delay
+        };
         match now.checked_add(delay) {
             Some(due) if !delay.is_zero() => {
                 if let Some(e) = self.entries.get_mut(idx) {
@@ -1574,8 +1598,13 @@ impl ClientSession {
         let hold = c.hold.unwrap_or(self.config.hold).min(self.config.hold);
         let cap = hold.saturating_add(1);
         self.hold = hold;
-        self.wait = c.wait.unwrap_or(self.config.wait);
+        // R7.2-3: never longer than asked (a larger value would stretch
+        // every timeout, and a dead connection would go unnoticed).
+        self.wait = c.wait.unwrap_or(self.config.wait).min(self.config.wait);
         self.requests = c.requests.unwrap_or(cap).clamp(1, cap);
+        // R12-2: `requests='1'` forces polling, `hold` given or not
+        // (R7.2-4: `requests` exceeds `hold`).
+        self.hold = self.hold.min(self.requests - 1);
         self.polling = c.polling;
         self.maxpause = c.maxpause;
         self.streams = a.stream.clone().map(Streams::new);
@@ -1675,7 +1704,7 @@ impl ClientSession {
             if skip.contains(&name) {
                 continue;
             }
-            if name == SASL_SUCCESS && declares_namespace(&element, SASL_NS) {
+            if name == SASL_SUCCESS && declares_namespace(&element, SASL_NS) && !self.restarted {
                 // X5-2: the old stream is over and the restart comes next.
                 // An empty poll sent now would race the restart on a second
                 // connection, which ejabberd 23.01 sometimes never answers;
