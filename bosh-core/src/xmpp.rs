@@ -1385,6 +1385,16 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
                     format!("empty namespace name for prefix `{prefix}`"),
                 ));
             }
+            // Namespaces in XML 1.0 §3: `xmlns` is never declared, and `xml`
+            // is bound to its namespace and nothing else is (the body
+            // codec refuses these too; found by the `stream_framer` fuzz
+            // target).
+            if prefix == "xmlns" || (prefix == "xml") != (value == NS_XML) {
+                return Err(FramingError::not_well_formed(
+                    position,
+                    format!("invalid declaration of the prefix `{prefix}`"),
+                ));
+            }
             info.prefixes.push((prefix.to_owned(), value.into_owned()));
         } else {
             if let Some(prefix) = prefix

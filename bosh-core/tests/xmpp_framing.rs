@@ -736,6 +736,31 @@ fn rfc6120_13_12_too_deep_skipped_and_the_stream_goes_on() {
 // Malformed input (RFC 6120 §11)
 // ---------------------------------------------------------------------------
 
+/// Found by the `stream_framer` fuzz target: `xmlns:xmlns` passed the
+/// framer, and the stanza it handed out was not a standalone element (the
+/// body codec refuses it). Namespaces in XML 1.0 §3 reserves both prefixes.
+#[test]
+fn rfc6120_11_reserved_namespace_prefixes_cannot_be_declared() {
+    for bad in [
+        "<text xmlns:xmlns='urn:x'/>",
+        "<text xmlns:xml='urn:x'/>",
+        "<text xmlns:x='http://www.w3.org/XML/1998/namespace'/>",
+    ] {
+        let err = first_error(&with_stream(bad));
+        assert!(
+            matches!(err, FramingError::NotWellFormed { .. }),
+            "{bad}: {err:?}"
+        );
+    }
+    let mut framer = StreamFramer::default();
+    framer.feed(&with_stream(
+        "<text xmlns:xml='http://www.w3.org/XML/1998/namespace'/>",
+    ));
+    let mut events = Vec::new();
+    drain(&mut framer, &mut events).expect("`xml` may be declared as itself");
+    assert_eq!(events.len(), 2);
+}
+
 #[test]
 fn rfc6120_11_mismatched_end_tag_is_refused() {
     let err = first_error(&with_stream("<message><body>x</bdy></message>"));
