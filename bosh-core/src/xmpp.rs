@@ -1000,6 +1000,18 @@ struct Partial {
 }
 
 impl Partial {
+    /// While skipping, a tag ended just before `end` with `depth` elements
+    /// open: the skipped element's end when none is, else back to content.
+    fn skipped_tag_closed(&mut self, end: usize) -> Option<usize> {
+        if self.depth == 0 {
+            self.pos = end;
+            return Some(end);
+        }
+        self.lex = Lex::Content;
+        self.brackets = 0;
+        None
+    }
+
     /// Turns this element's scan into a skip, `depth` elements open.
     fn start_skip(&mut self, reason: SkipReason, start: u64) {
         self.skip = Some(reason);
@@ -1171,13 +1183,10 @@ fn scan(
                             if p.skip.is_some() {
                                 if !slash {
                                     p.depth += 1;
-                                } else if p.depth == 0 {
-                                    // The first-level element itself.
-                                    p.pos = i + 1;
-                                    return Ok(Some(i + 1));
                                 }
-                                p.lex = Lex::Content;
-                                p.brackets = 0;
+                                if let Some(end) = p.skipped_tag_closed(i + 1) {
+                                    return Ok(Some(end));
+                                }
                                 i += 1;
                                 continue;
                             }
@@ -1231,12 +1240,9 @@ fn scan(
                     if p.skip.is_some() {
                         // Names are not kept while skipping: only the depth.
                         p.depth = p.depth.saturating_sub(1);
-                        if p.depth == 0 {
-                            p.pos = i + 1;
-                            return Ok(Some(i + 1));
+                        if let Some(end) = p.skipped_tag_closed(i + 1) {
+                            return Ok(Some(end));
                         }
-                        p.lex = Lex::Content;
-                        p.brackets = 0;
                         i += 1;
                         continue;
                     }
