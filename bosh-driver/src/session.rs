@@ -74,6 +74,7 @@ pub(crate) fn spawn_session(
         armed: false,
         shutting_down: false,
         closed: false,
+        forgotten: false,
         _guard: guard,
     });
     shared.rt.spawn(Box::pin(task.run().instrument(span)));
@@ -97,7 +98,22 @@ struct SessionTask {
     armed: bool,
     shutting_down: bool,
     closed: bool,
+    /// The registry no longer lists the session.
+    forgotten: bool,
     _guard: WaitGuard,
+}
+
+impl Drop for SessionTask {
+    /// Also when the task did not end normally (a panic in it, which the
+    /// runtime catches, or a runtime that dropped it): its sid must not
+    /// stay registered, answering nothing and counting against
+    /// `max_sessions` for ever.
+    fn drop(&mut self) {
+        if !self.forgotten {
+            warn!("session task ended abnormally; session forgotten");
+            self.forget();
+        }
+    }
 }
 
 enum Wake {
@@ -191,7 +207,7 @@ impl SessionTask {
                 self.session.handle_upstream(now, stream, event);
             }
         }
-        self.shared.forget_session(self.session.sid());
+        self.forget();
         // Answers still pending (none in practice) are dropped: their
         // handlers answer `item-not-found`. Upstream connections still open
         // are closed on tasks of their own (tracked for shutdown).
@@ -207,6 +223,12 @@ impl SessionTask {
             ));
         }
         info!("session closed");
+    }
+
+    /// Removes the session from the registry (once).
+    fn forget(&mut self) {
+        self.forgotten = true;
+        self.shared.forget_session(self.session.sid());
     }
 
     /// Polls every upstream connection once: their events are queued in
