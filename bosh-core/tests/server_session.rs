@@ -1707,3 +1707,84 @@ fn xep0124_16_4_7_an_added_streams_payload_names_it_after_the_first_stream_close
     assert_eq!(payload_strings(&r), vec![msg(5)]);
     assert_eq!(r.attrs.stream.as_deref(), Some(second.as_str()));
 }
+
+/// Found in review: `pause='0'` was stored as an inactivity of 0, which
+/// means "unlimited" (R10-5), so the session never ended and kept its slot.
+/// A pause of 0 s is over at once.
+#[test]
+fn xep0124_10_8_a_pause_of_0_ends_the_session_at_the_next_timer() {
+    let mut h = started();
+    h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            pause: Some(0),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert!(h.s().poll_timeout().is_some(), "a deadline");
+    h.secs(1);
+    assert!(h.terminated());
+}
+
+/// Found in review: only new rids had their §15 key checked, so anyone
+/// who knew the sid could repeat a held rid without a key and take its
+/// answer, or read an answered rid's cached body.
+#[test]
+fn xep0124_15_a_repeat_must_carry_its_rids_key() {
+    let k = chain("seed", 4);
+    let keyed = |rid: u64, key: Option<&str>| BodyAttrs {
+        rid: Rid::new(rid),
+        key: key.map(str::to_owned),
+        ..BodyAttrs::default()
+    };
+    let with_keys = || {
+        let mut h = H::with_default();
+        let mut c = creation_attrs(R);
+        c.newkey = Some(k[3].clone()); // K(4)
+        h.create(c, true);
+        h
+    };
+    // The client's own resend (same key) takes over the held request.
+    let mut h = with_keys();
+    let a = h.send(keyed(R + 1, Some(&k[2])), &[]);
+    let again = h.send(keyed(R + 1, Some(&k[2])), &[]);
+    assert!(h.answered(a));
+    h.stanza(&msg(1));
+    assert_eq!(payload_strings(&h.resp(again)), vec![msg(1)]);
+    // Anyone else's copy gets neither the held request...
+    let mut h = with_keys();
+    h.send(keyed(R + 1, Some(&k[2])), &[]);
+    let thief = h.send(keyed(R + 1, None), &[]);
+    assert_eq!(condition(&h.resp(thief)), Some(Condition::ItemNotFound));
+    h.stanza(&msg(2));
+    assert!(payload_strings(&h.resp(thief)).is_empty());
+    // ...nor the cached answer.
+    let mut h = with_keys();
+    let a = h.send(keyed(R + 1, Some(&k[2])), &[]);
+    h.stanza(&msg(3));
+    assert_eq!(payload_strings(&h.resp(a)), vec![msg(3)]);
+    let thief = h.send(keyed(R + 1, Some(&k[0])), &[]);
+    assert_eq!(condition(&h.resp(thief)), Some(Condition::ItemNotFound));
+    assert!(payload_strings(&h.resp(thief)).is_empty());
+}
+
+/// Found in review: a replayed answer is a response, and inactivity counts
+/// from the last response (R10-3); the session ended as if the client had
+/// been silent since the first copy.
+#[test]
+fn xep0124_10_3_a_replayed_answer_restarts_the_inactivity_clock() {
+    let mut h = started();
+    let first = h.rid(R + 1, &[]);
+    h.stanza(&msg(1));
+    assert!(h.answered(first));
+    h.secs(59);
+    let again = h.rid(R + 1, &[]);
+    assert_eq!(h.raw(again).body, h.raw(first).body);
+    h.secs(2);
+    assert!(!h.terminated(), "{:?}", h.events);
+    let next = h.rid(R + 2, &[]);
+    assert!(!h.terminated());
+    h.stanza(&msg(2));
+    assert_eq!(payload_strings(&h.resp(next)), vec![msg(2)]);
+}

@@ -135,6 +135,10 @@ pub struct ServerSession {
     last_response_had_payload: bool,
     // Keys (§15).
     key_expect: Option<String>,
+    /// The key each recent rid was accepted with, so that a repeat of it
+    /// (§14.3) must carry the same one: without it, anyone who knows the
+    /// sid could take over a held request or read a cached answer.
+    rid_keys: VecDeque<(u64, String)>,
     // Streams (§16) and what is queued for the client.
     streams: Vec<Stream>,
     outbox: VecDeque<Outgoing>,
@@ -220,6 +224,7 @@ impl ServerSession {
             last_new_was_empty: false,
             last_response_had_payload: true,
             key_expect: a.newkey.clone(),
+            rid_keys: VecDeque::new(),
             streams: Vec::new(),
             outbox: VecDeque::new(),
             outbox_bytes: 0,
@@ -341,11 +346,19 @@ impl ServerSession {
         if !self.held.is_empty() || !self.pending.is_empty() {
             return None;
         }
-        let secs = self.inactivity_override.unwrap_or(self.inactivity);
-        if secs == 0 {
+        // A pause (R10-8) is its own length, 0 included: only an advertised
+        // `inactivity` of 0 means unlimited (R10-5). A `pause='0'` that
+        // meant "unlimited" kept the session, and its slot, for ever.
+        if let Some(pause) = self.inactivity_override {
+            return deadline(self.idle_since, Duration::from_secs(u64::from(pause)));
+        }
+        if self.inactivity == 0 {
             return None; // R10-5: unlimited
         }
-        deadline(self.idle_since, Duration::from_secs(u64::from(secs)))
+        deadline(
+            self.idle_since,
+            Duration::from_secs(u64::from(self.inactivity)),
+        )
     }
 
     /// Time never goes backwards inside the session.
@@ -414,7 +427,7 @@ impl ServerSession {
         if r < self.next_rid && self.take_skipped(r) {
             self.handle_late_skipped(now, request, body, rid);
         } else if r < self.next_rid {
-            self.handle_repeat(now, request, r);
+            self.handle_repeat(now, request, r, body.attrs.key.as_deref());
         } else if r - self.next_rid >= window {
             // R14.2-4, R14.3-8: same answer as a rid too old to replay.
             self.fail(now, Condition::ItemNotFound, request, r);
@@ -422,7 +435,13 @@ impl ServerSession {
             // A repeat of a buffered early request (R14.3-5). Counted before
             // it replaces the buffered copy: if the count ends the session,
             // both copies are answered once each.
-            if self.count_repeat(now, r, request)
+            let same_key = self.key_expect.is_none()
+                || self.pending.get(&r).map(|p| p.body.attrs.key.as_deref())
+                    == Some(body.attrs.key.as_deref());
+            if !same_key {
+                // R15.4-4: not the client's copy.
+                self.fail(now, Condition::ItemNotFound, request, r);
+            } else if self.count_repeat(now, r, request)
                 && let Some(p) = self.pending.get_mut(&r)
             {
                 let older = std::mem::replace(&mut p.request, request);
@@ -631,7 +650,19 @@ impl ServerSession {
     }
 
     /// A rid below the next expected one (§14.3).
-    fn handle_repeat(&mut self, now: Instant, request: RequestId, rid: u64) {
+    fn handle_repeat(&mut self, now: Instant, request: RequestId, rid: u64, key: Option<&str>) {
+        if self.key_expect.is_some()
+            && !self
+                .rid_keys
+                .iter()
+                .any(|(r, k)| *r == rid && Some(k.as_str()) == key)
+        {
+            // R15.4-4: a repeat carries the key its rid was accepted with
+            // (a client's resend is byte-identical); any other copy gets
+            // neither the held request nor the cached answer.
+            self.fail(now, Condition::ItemNotFound, request, rid);
+            return;
+        }
         if !self.count_repeat(now, rid, request) {
             return;
         }
@@ -644,9 +675,13 @@ impl ServerSession {
                 self.respond_recoverable(older);
             }
         } else if let Some(c) = self.replay.iter().find(|c| c.rid == rid) {
-            // R14.3-4: the byte-identical response.
+            // R14.3-4: the byte-identical response. It is a response, so
+            // inactivity counts from it (R10-3).
             let body = c.body.clone();
             self.respond(request, 200, body);
+            if self.held.is_empty() && self.pending.is_empty() {
+                self.idle_since = now;
+            }
         } else {
             // R14.3-7: no longer available.
             self.fail(now, Condition::ItemNotFound, request, rid);
@@ -829,6 +864,15 @@ impl ServerSession {
                 return;
             }
             self.key_expect = a.newkey.clone().or_else(|| a.key.clone());
+            if let Some(k) = &a.key {
+                // As many as the replay cache and the held requests can
+                // still answer.
+                let keep = self.config.max_replay.max(usize::from(self.requests) + 1) + 2;
+                if self.rid_keys.len() >= keep {
+                    self.rid_keys.pop_front();
+                }
+                self.rid_keys.push_back((rid, k.clone()));
+            }
         }
 
         // §9.2 client acks: forget acknowledged responses, spot missed ones.
