@@ -4,6 +4,9 @@
 
 /// The namespace bound to the `xml` prefix (Namespaces in XML 1.0 §3).
 pub(crate) const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of namespace declarations themselves (Namespaces in XML
+/// 1.0 §3), bound to `xmlns` and to nothing else.
+pub(crate) const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// XML 1.0 §2.3 `S` (white space), one byte.
 pub(crate) fn is_xml_space(b: u8) -> bool {

@@ -63,8 +63,8 @@ use quick_xml::events::{BytesRef, Event};
 use quick_xml::reader::Reader;
 
 use crate::xml::{
-    BadReference, NS_XML, find_invalid_char, is_xml_char, is_xml_space, resolve_reference,
-    split_qname, trim_end_space, write_attr, write_prefix_decl,
+    BadReference, NS_XML, NS_XMLNS, find_invalid_char, is_xml_char, is_xml_space,
+    resolve_reference, split_qname, trim_end_space, write_attr, write_prefix_decl,
 };
 
 /// The streams namespace, bound to the `stream` prefix (RFC 6120 §4.8.1;
@@ -1383,6 +1383,12 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             }
         }
         if key == "xmlns" {
+            if value == NS_XML || value == NS_XMLNS {
+                return Err(FramingError::not_well_formed(
+                    position,
+                    "a reserved namespace as the default one",
+                ));
+            }
             info.default_ns = Some(value.into_owned());
         } else if let Some(prefix) = key.strip_prefix("xmlns:") {
             if value.is_empty() {
@@ -1395,7 +1401,7 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             // is bound to its namespace and nothing else is (the body
             // codec refuses these too; found by the `stream_framer` fuzz
             // target).
-            if prefix == "xmlns" || (prefix == "xml") != (value == NS_XML) {
+            if prefix == "xmlns" || value == NS_XMLNS || (prefix == "xml") != (value == NS_XML) {
                 return Err(FramingError::not_well_formed(
                     position,
                     format!("invalid declaration of the prefix `{prefix}`"),

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bosh_core::body::{
-    Body, BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, NS_HTTPBIND, NamespaceDecl,
-    ParseErrorKind, ParseLimits, Version, parse, parse_bytes, uri_element, write_body,
+    Body, BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, MAX_NAMESPACES_IN_SCOPE, NS_HTTPBIND,
+    NamespaceDecl, ParseErrorKind, ParseLimits, Version, parse, parse_bytes, uri_element,
+    write_body,
 };
 use bosh_core::{Condition, Rid};
 use bytes::Bytes;
@@ -1049,4 +1050,108 @@ mod props {
             let _ = parse(&out[..i], &ParseLimits::default());
         }
     }
+}
+
+/// Found in review: every prefixed name was resolved by scanning every
+/// declaration in scope, so one body of 30 000 declarations and 80 000
+/// prefixed elements (under 1 MiB) cost billions of comparisons. The
+/// declarations in scope are bounded instead, on `<body/>` and inside.
+#[test]
+fn namespaces_in_scope_are_bounded() {
+    let decls =
+        |n: usize| -> String { (0..n).map(|i| format!(" xmlns:n{i}='urn:n{i}'")).collect() };
+    let root = |n: usize| {
+        format!(
+            "<body rid='1' xmlns='http://jabber.org/protocol/httpbind'{}><n0:x/></body>",
+            decls(n)
+        )
+    };
+    let at_limit = root(MAX_NAMESPACES_IN_SCOPE);
+    assert!(parse(at_limit.as_bytes(), &limits()).is_ok());
+    let over = root(MAX_NAMESPACES_IN_SCOPE + 1);
+    let e = parse(over.as_bytes(), &limits()).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ParseErrorKind::TooManyNamespaces {
+            limit: MAX_NAMESPACES_IN_SCOPE
+        }
+    );
+    assert_eq!(e.condition(), Condition::BadRequest);
+    // Inside the payload: half on <body/>, the rest on nested elements.
+    let half = MAX_NAMESPACES_IN_SCOPE / 2;
+    let nested = format!(
+        "<body rid='1' xmlns='http://jabber.org/protocol/httpbind'{}><a{}><b xmlns:z='urn:z'/></a></body>",
+        decls(half),
+        (half..MAX_NAMESPACES_IN_SCOPE)
+            .map(|i| format!(" xmlns:m{i}='urn:m{i}'"))
+            .collect::<String>()
+    );
+    assert!(matches!(
+        parse(nested.as_bytes(), &limits()).unwrap_err().kind,
+        ParseErrorKind::TooManyNamespaces { .. }
+    ));
+    // Out of scope again once their element ends: siblings may each
+    // declare up to the limit.
+    let siblings: String = (0..3)
+        .map(|_| format!("<a{}/>", decls(MAX_NAMESPACES_IN_SCOPE)))
+        .collect();
+    let body =
+        format!("<body rid='1' xmlns='http://jabber.org/protocol/httpbind'>{siblings}</body>");
+    assert!(parse(body.as_bytes(), &limits()).is_ok());
+}
+
+/// Found in review: the reserved-namespace rules (Namespaces in XML 1.0 §3)
+/// were checked on the escaped value, so `namespac&#101;` slipped through
+/// and the emitted body did not parse again; the `xmlns` namespace and the
+/// default namespace were not checked at all.
+#[test]
+fn reserved_namespaces_are_checked_on_the_unescaped_value() {
+    let with = |decl: &str, payload: &str| {
+        format!("<body rid='1' xmlns='http://jabber.org/protocol/httpbind' {decl}>{payload}</body>")
+    };
+    for bad in [
+        with("xmlns:foo='http://www.w3.org/XML/1998/namespac&#101;'", ""),
+        with("xmlns:p='http://www.w3.org/2000/xmlns/'", ""),
+        with("", "<m xmlns='http://www.w3.org/XML/1998/namespace'/>"),
+        with("", "<m xmlns='http://www.w3.org/2000/xmlns/'/>"),
+        with("", "<m xmlns:p='http://www.w3.org/2000/xmln&#115;/'/>"),
+    ] {
+        assert_eq!(
+            parse(bad.as_bytes(), &limits()).unwrap_err().kind,
+            ParseErrorKind::InvalidNamespaceDecl,
+            "{bad}"
+        );
+    }
+    // `xml` declared as itself, escaped or not, parses and round-trips.
+    let good = with(
+        "xmlns:xml='http://www.w3.org/XML/1998/namespac&#101;'",
+        "<m/>",
+    );
+    let body = ok(good.as_bytes());
+    assert_eq!(ok(&emit(&body)), body);
+}
+
+/// Found in review: `str::trim` removed Unicode white space, so
+/// `type='terminate&#xA0;'` was a terminate; only XML white space is
+/// collapsed.
+#[test]
+fn only_xml_white_space_is_trimmed_from_attribute_values() {
+    let body = |attr: &str| {
+        format!("<body rid='1' sid='s' xmlns='http://jabber.org/protocol/httpbind' {attr}/>")
+    };
+    for bad in [
+        "type='terminate&#xA0;'",
+        "type='terminate&#x3000;'",
+        "xmpp:restart='true&#xA0;' xmlns:xmpp='urn:xmpp:xbosh'",
+    ] {
+        assert!(
+            matches!(
+                parse(body(bad).as_bytes(), &limits()).unwrap_err().kind,
+                ParseErrorKind::InvalidAttribute { .. }
+            ),
+            "{bad}"
+        );
+    }
+    let t = ok(body("type=' terminate&#10;'").as_bytes());
+    assert!(t.attrs.is_terminate());
 }

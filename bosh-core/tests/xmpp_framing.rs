@@ -745,6 +745,9 @@ fn rfc6120_11_reserved_namespace_prefixes_cannot_be_declared() {
         "<text xmlns:xmlns='urn:x'/>",
         "<text xmlns:xml='urn:x'/>",
         "<text xmlns:x='http://www.w3.org/XML/1998/namespace'/>",
+        "<text xmlns:x='http://www.w3.org/2000/xmlns/'/>",
+        "<text xmlns='http://www.w3.org/XML/1998/namespace'/>",
+        "<text xmlns='http://www.w3.org/2000/xmln&#115;/'/>",
     ] {
         let err = first_error(&with_stream(bad));
         assert!(

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::attrs::{BodyAttrs, NamespaceDecl, Version};
-use super::xml::{NS_XML, escape_text, is_stream_element};
+use super::xml::{NS_XML, NS_XMLNS, escape_text, is_stream_element};
 use super::{NS_HTTPBIND, NS_STREAMS, NS_XBOSH};
 use crate::xml::{write_attr, write_prefix_decl as write_decl};
 
@@ -103,7 +103,6 @@ pub(crate) fn write_body_with<I>(
 }
 
 /// The namespace bound to the `xmlns` prefix (Namespaces in XML 1.0 §3).
-const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Prefix decisions for a body with namespace declarations or namespaced
 /// extra attributes (the uncommon case; the common one allocates nothing).

@@ -45,6 +45,15 @@ pub enum ParseErrorKind {
         /// The limit, counting `<body/>` as depth 1.
         limit: usize,
     },
+    /// More namespace declarations in scope at once than
+    /// [`MAX_NAMESPACES_IN_SCOPE`](crate::body::MAX_NAMESPACES_IN_SCOPE):
+    /// every prefixed name is resolved against them, so without a bound a
+    /// body of many declarations and many prefixed names costs their product.
+    #[error("more than {limit} namespace declarations in scope")]
+    TooManyNamespaces {
+        /// The limit.
+        limit: usize,
+    },
     /// The input is not valid UTF-8 (XEP-0124 §7.2, R7.2-12).
     #[error("input is not valid UTF-8")]
     InvalidUtf8,

@@ -45,6 +45,13 @@ pub use attrs::{BodyAttrs, BodyType, CreationAttrs, ExtraAttribute, NamespaceDec
 pub use emit::{uri_element, write_body};
 pub use error::{ParseError, ParseErrorKind};
 pub use parse::{ParseLimits, parse, parse_bytes};
+
+/// Most namespace declarations a body may have in scope at once (on
+/// `<body/>` and the payload elements around a point). Real bodies have a
+/// handful; the bound keeps resolving prefixed names linear in the input
+/// (XML Namespaces 1.0 §5), however many there are
+/// ([`ParseErrorKind::TooManyNamespaces`]).
+pub const MAX_NAMESPACES_IN_SCOPE: usize = 64;
 pub use sid::Sid;
 
 use bytes::Bytes;
