@@ -102,8 +102,6 @@ pub(crate) fn write_body_with<I>(
     out.extend_from_slice(b"</body>");
 }
 
-/// The namespace bound to the `xmlns` prefix (Namespaces in XML 1.0 §3).
-
 /// Prefix decisions for a body with namespace declarations or namespaced
 /// extra attributes (the uncommon case; the common one allocates nothing).
 struct PrefixPlan {
