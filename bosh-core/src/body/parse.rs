@@ -406,6 +406,9 @@ impl<'a> Parser<'a, '_> {
         let unsupported = || self.err(ParseErrorKind::UnsupportedDeclaration, 0);
         let mut version = None;
         let mut encoding_ok = true;
+        // XML 1.0 [23]: `version`, then `encoding`?, then `standalone`?,
+        // each once.
+        let mut last = None;
         let mut rest = content.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
         while !rest.is_empty() {
             let (name, after) = rest.split_once('=').ok_or_else(unsupported)?;
@@ -413,12 +416,24 @@ impl<'a> Parser<'a, '_> {
             let quote = after.chars().next().filter(|&q| q == '\'' || q == '"');
             let quote = quote.ok_or_else(unsupported)?;
             let (value, tail) = after[1..].split_once(quote).ok_or_else(unsupported)?;
-            match name.trim_end_matches(|c: char| c.is_ascii() && is_xml_space(c as u8)) {
-                "version" => version = Some(value),
-                "encoding" => encoding_ok = value.eq_ignore_ascii_case("utf-8"),
-                "standalone" => {}
+            let rank = match name.trim_end_matches(|c: char| c.is_ascii() && is_xml_space(c as u8))
+            {
+                "version" => {
+                    version = Some(value);
+                    0
+                }
+                "encoding" => {
+                    encoding_ok = value.eq_ignore_ascii_case("utf-8");
+                    1
+                }
+                // XML 1.0 [32].
+                "standalone" if value == "yes" || value == "no" => 2,
                 _ => return Err(unsupported()),
+            };
+            if last.map_or(rank != 0, |l| rank <= l) {
+                return Err(unsupported());
             }
+            last = Some(rank);
             let trimmed = tail.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
             if trimmed.len() == tail.len() && !trimmed.is_empty() {
                 return Err(unsupported());
@@ -1834,6 +1849,15 @@ mod tests {
             ("<?xml version='1.0' bogus='1'?>", false),
             ("<?xml version='1.0'encoding='utf-8'?>", false),
             ("<?xml?>", false),
+            // XML 1.0 [23]: in this order, each once; [32]: yes or no.
+            ("<?xml encoding='UTF-8' version='1.0'?>", false),
+            (
+                "<?xml version='1.0' standalone='no' encoding='UTF-8'?>",
+                false,
+            ),
+            ("<?xml version='1.0' version='1.0'?>", false),
+            ("<?xml version='1.0' standalone='maybe'?>", false),
+            ("<?xml version='1.0' standalone='no'?>", true),
         ] {
             let res = parse_str(&format!("{decl}{B}/>"));
             assert_eq!(res.is_ok(), ok, "{decl}: {res:?}");
