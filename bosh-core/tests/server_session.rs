@@ -1788,3 +1788,39 @@ fn xep0124_10_3_a_replayed_answer_restarts_the_inactivity_clock() {
     h.stanza(&msg(2));
     assert_eq!(payload_strings(&h.resp(next)), vec![msg(2)]);
 }
+
+/// `route_parsed` (the body parsed by the caller, outside any lock) routes
+/// exactly as `route` does.
+#[test]
+fn route_parsed_routes_as_route_does() {
+    use bosh_core::body::parse_bytes;
+    use bosh_core::server::{RequestId, Routing, ServerEndpoint};
+    let config = ServerConfig::default();
+    let limits = config.parse_limits;
+    let mut a = ServerEndpoint::new(config.clone()).unwrap();
+    let mut b = ServerEndpoint::new(config).unwrap();
+    let now = std::time::Instant::now();
+    let creation = body_bytes(&creation_attrs(R), &[]);
+    let unknown_sid = body_bytes(
+        &BodyAttrs {
+            rid: Rid::new(R),
+            sid: Some("nope".into()),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    for input in [
+        Bytes::from_static(b"<body"),
+        Bytes::from_static(b"<body xmlns='http://jabber.org/protocol/httpbind'/>"),
+        unknown_sid,
+        creation,
+    ] {
+        let via_route = a.route(now, RequestId(1), input.clone());
+        let via_parsed = b.route_parsed(now, RequestId(1), parse_bytes(input, &limits));
+        match (via_route, via_parsed) {
+            (Routing::Respond(x), Routing::Respond(y)) => assert_eq!(x, y),
+            (Routing::New(x), Routing::New(y)) => assert_eq!(x.body(), y.body()),
+            (x, y) => panic!("{x:?} / {y:?}"),
+        }
+    }
+}

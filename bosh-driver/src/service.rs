@@ -440,9 +440,12 @@ impl BoshService {
         }
         let id = RequestId(shared.next_request.fetch_add(1, Ordering::Relaxed));
         let now = rt.now();
+        // Parsed before the registry is locked: a large body does not hold
+        // up every other request.
+        let parsed = bosh_core::body::parse_bytes(bytes, &shared.settings.server.parse_limits);
         let (reply_rx, tx, sid) = {
             let mut reg = shared.registry();
-            match reg.endpoint.route(now, id, bytes) {
+            match reg.endpoint.route_parsed(now, id, parsed) {
                 Routing::Respond(r) => return bosh(r),
                 Routing::Session { sid, body } => {
                     let Some(tx) = reg.sessions.get(sid.as_str()).cloned() else {

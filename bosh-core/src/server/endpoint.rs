@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::session::error_response;
 use super::{ConfigError, DEFAULT_CONTENT_TYPE, RequestId, Response, ServerConfig, ServerSession};
-use crate::body::{Body, Sid, parse_bytes};
+use crate::body::{Body, ParseError, Sid, parse_bytes};
 use crate::condition::Condition;
 
 /// Where a request goes, as decided by [`ServerEndpoint::route`].
@@ -109,8 +109,22 @@ impl ServerEndpoint {
     /// Parses a request body and decides where it goes. Never panics, whatever
     /// the bytes; bad input is answered with `bad-request` and touches no
     /// session.
-    pub fn route(&mut self, _now: Instant, request: RequestId, input: Bytes) -> Routing {
-        let body = match parse_bytes(input, &self.config.parse_limits) {
+    pub fn route(&mut self, now: Instant, request: RequestId, input: Bytes) -> Routing {
+        let parsed = parse_bytes(input, &self.config.parse_limits);
+        self.route_parsed(now, request, parsed)
+    }
+
+    /// [`route`](Self::route) for a body the caller parsed itself, with
+    /// [`parse_bytes`] and this endpoint's `parse_limits`: parsing needs no
+    /// access to the endpoint, so a caller that shares the endpoint between
+    /// threads can parse outside its lock.
+    pub fn route_parsed(
+        &mut self,
+        _now: Instant,
+        request: RequestId,
+        parsed: Result<Body, ParseError>,
+    ) -> Routing {
+        let body = match parsed {
             Ok(b) => b,
             Err(e) => {
                 return Routing::Respond(error_response(
