@@ -528,6 +528,39 @@ fn export_then_attach_continues_with_the_next_rid() {
     });
 }
 
+/// Found in review: a request the session had numbered but the client's
+/// task had not started yet (`send` + `flush`, or `pause`, right before
+/// `detach`) was never sent, so the exported rid followed one the
+/// connection manager never saw, and the attached client stalled.
+#[test]
+fn detach_right_after_a_send_still_sends_that_rid() {
+    block_on(async {
+        let fake = FakeXmpp::start(Mode::Echo);
+        let cm = start_cm(test_config(fake.addr)).await;
+        let proxy = Proxy::start(cm.addr, Vec::new());
+        let (client, _events) = connected(&url(proxy.addr)).await;
+        // No await between these: the task cannot run in between on a
+        // single-threaded executor, and may not on a multi-threaded one.
+        client.send(MESSAGE).unwrap();
+        client.flush().unwrap();
+        let state = client.detach().await.unwrap();
+        let last = state.rid.get() - 1;
+        let sent = async {
+            loop {
+                let bodies = proxy.bodies();
+                if let Some(b) = bodies.iter().find(|b| rid_of(b) == Some(last)) {
+                    return b.clone();
+                }
+                sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let body = within(LIMIT, sent)
+            .await
+            .expect("the rid before the exported one reached the connection manager");
+        assert!(body.contains("<body>hi</body>"), "{body}");
+    });
+}
+
 #[test]
 fn a_connection_dropped_before_forwarding_is_retried_with_the_same_rid() {
     block_on(async {

@@ -1922,10 +1922,14 @@ pub fn classify_payload(element: &[u8]) -> Result<PayloadInfo, FramingError> {
 ///
 /// - `iq` of type `get` or `set`: `<iq type='error'>` with `service-unavailable`
 ///   (error type `cancel`, RFC 6120 §8.3.3.19);
-/// - `message` of any type but `error` (a missing type is `normal`):
+/// - `message` of type `normal` (or none), `chat` or another unknown type:
 ///   `<message type='error'>` with `recipient-unavailable` (error type
 ///   `wait`, as RFC 6120 §8.3.3.13 recommends: the recipient may come back,
 ///   and the server may store the message offline, XEP-0206 §7 X7-2);
+/// - `message` of type `groupchat`: `service-unavailable` (error type
+///   `cancel`), and of type `headline`: dropped silently, as a server does
+///   for an unavailable recipient (RFC 6121 §8.5.2.1.1, §8.5.3.2.1; a
+///   bounced pubsub notification can cost the user the subscription);
 /// - anything else, in particular `presence` (dropped silently), `iq` results
 ///   and errors, and error stanzas of any kind (never bounce an error, so two
 ///   entities cannot loop): `Ok(None)`.
@@ -1966,6 +1970,12 @@ pub fn bounce_undeliverable(stanza: &[u8]) -> Result<Option<Vec<u8>>, FramingErr
     let stanza_type = tag.info.attr("type");
     let (condition, error_type) = match kind {
         StanzaKind::Iq if matches!(stanza_type, Some("get" | "set")) => {
+            ("service-unavailable", "cancel")
+        }
+        // RFC 6121 §8.5.2.1.1, §8.5.3.2.1: a headline is ignored, a
+        // groupchat message is `service-unavailable`.
+        StanzaKind::Message if stanza_type == Some("headline") => return Ok(None),
+        StanzaKind::Message if stanza_type == Some("groupchat") => {
             ("service-unavailable", "cancel")
         }
         StanzaKind::Message if stanza_type != Some("error") => ("recipient-unavailable", "wait"),

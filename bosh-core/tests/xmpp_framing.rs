@@ -1350,6 +1350,31 @@ fn xep0206_7_prefixed_stanza_bounce_keeps_error_in_content_namespace() {
     assert_standalone(out.as_bytes());
 }
 
+/// Found in review: RFC 6121 §8.5.2.1.1 and §8.5.3.2.1 have a server ignore
+/// a headline for an unavailable recipient and answer a groupchat message
+/// `service-unavailable`; both got `recipient-unavailable`, and a bounced
+/// pubsub notification can cost the user the subscription.
+#[test]
+fn xep0206_7_headline_is_dropped_and_groupchat_is_service_unavailable() {
+    assert_eq!(
+        bounce(
+            "<message type='headline' from='pubsub.example.com' to='u@example.com/r'>\
+             <event xmlns='http://jabber.org/protocol/pubsub#event'/></message>"
+        ),
+        None
+    );
+    let out = bounce(
+        "<message type='groupchat' from='room@muc.example.com/nick' to='u@example.com/r'>\
+         <body>hi</body></message>",
+    )
+    .expect("bounced");
+    assert!(
+        out.contains("<error type='cancel'><service-unavailable"),
+        "{out}"
+    );
+    assert_standalone(out.as_bytes());
+}
+
 #[test]
 fn xep0206_7_message_error_is_not_bounced() {
     assert_eq!(

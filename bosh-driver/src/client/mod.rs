@@ -451,6 +451,15 @@ impl BoshClient {
                 return Err(ClientError::Disconnected);
             }
             let state = st.session.export()?;
+            // Requests the session has numbered but the task has not started
+            // yet (a `send` + `flush` or a `pause` just before): started
+            // here, or the task would stop without them and the exported rid
+            // would follow a rid the connection manager never sees. Their
+            // results, like every result after a detach, are not observed.
+            let (results, _ignored) = futures_channel::mpsc::unbounded();
+            while let Some(output) = st.session.poll_output() {
+                let _ = task::apply(&self.shared, &mut st.in_flight, output, &results);
+            }
             st.detached = true;
             let written: Vec<_> = st
                 .in_flight

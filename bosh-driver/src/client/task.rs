@@ -5,6 +5,7 @@
 //! (handling timeouts already due on the spot), then arms the timer at
 //! `poll_timeout()`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -68,27 +69,13 @@ async fn run(shared: Arc<Shared>, events: UnboundedSender<Event>) {
             let mut ended = false;
             let next = loop {
                 while let Some(output) = st.session.poll_output() {
-                    match output {
-                        Output::Send(t) => {
-                            let id = t.id;
-                            let request = start_request(&shared, t, results_tx.clone());
-                            st.in_flight.insert(id, request);
+                    if let Some(event) = apply(&shared, &mut st.in_flight, output, &results_tx) {
+                        if let Event::Disconnected(reason) = &event {
+                            debug!(?reason, "session over");
+                            ended = true;
                         }
-                        Output::Abort(id) => {
-                            if let Some(request) = st.in_flight.remove(&id) {
-                                trace!(request = %id, "abort");
-                                let _ = request.cancel.send(());
-                            }
-                        }
-                        Output::Event(event) => {
-                            if let Event::Disconnected(reason) = &event {
-                                debug!(?reason, "session over");
-                                ended = true;
-                            }
-                            // The application may have dropped the stream.
-                            let _ = events.unbounded_send(event);
-                        }
-                        other => debug!(?other, "unhandled output"),
+                        // The application may have dropped the stream.
+                        let _ = events.unbounded_send(event);
                     }
                 }
                 match st.session.poll_timeout() {
@@ -159,6 +146,36 @@ pub(super) struct InFlight {
     /// Completes once the body was handed to the connection (or the
     /// request failed before that).
     pub(super) written: Option<oneshot::Receiver<()>>,
+}
+
+/// Carries out one output of the session: a `Send` is started, an `Abort`
+/// cancels its request; an event is handed back.
+pub(super) fn apply(
+    shared: &Shared,
+    in_flight: &mut HashMap<RequestId, InFlight>,
+    output: Output,
+    results: &UnboundedSender<(RequestId, Outcome)>,
+) -> Option<Event> {
+    match output {
+        Output::Send(t) => {
+            let id = t.id;
+            let request = start_request(shared, t, results.clone());
+            in_flight.insert(id, request);
+            None
+        }
+        Output::Abort(id) => {
+            if let Some(request) = in_flight.remove(&id) {
+                trace!(request = %id, "abort");
+                let _ = request.cancel.send(());
+            }
+            None
+        }
+        Output::Event(event) => Some(event),
+        other => {
+            debug!(?other, "unhandled output");
+            None
+        }
+    }
 }
 
 /// Spawns the HTTP request for `t`.
