@@ -101,10 +101,13 @@ impl Timer for TokioTimer {
 
 struct TokioListener {
     inner: TcpListener,
+    /// Accepted sockets are registered in this runtime's context.
+    handle: tokio::runtime::Handle,
 }
 
 impl Listener for TokioListener {
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(BoxStream, SocketAddr)>> {
+        let _context = self.handle.enter();
         self.inner.poll_accept(cx).map(|r| {
             r.map(|(stream, peer)| {
                 // Small BOSH bodies: do not wait to coalesce.
@@ -125,6 +128,10 @@ impl Runtime for TokioRuntime {
     }
 
     fn timer(&self, at: Instant) -> Pin<Box<dyn Timer>> {
+        // Created in this runtime's context, so that it also works for a
+        // caller outside tokio (`from_handle`); it keeps that runtime's
+        // timer once created.
+        let _context = self.handle.enter();
         Box::pin(TokioTimer {
             sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(at))),
         })
@@ -136,18 +143,23 @@ impl Runtime for TokioRuntime {
 
     fn connect_tcp(&self, host: &str, port: u16) -> BoxFuture<'static, io::Result<BoxStream>> {
         let host = host.to_owned();
-        Box::pin(async move {
+        // On this runtime, whoever awaits it: the socket is registered with
+        // its IO driver, and a caller outside tokio cannot do that.
+        let connect = self.handle.spawn(async move {
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             let _ = stream.set_nodelay(true);
             Ok(Box::new(stream.compat()) as BoxStream)
-        })
+        });
+        Box::pin(async move { connect.await.map_err(io::Error::other)? })
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
-        Box::pin(async move {
+        let handle = self.handle.clone();
+        let bind = self.handle.spawn(async move {
             let inner = TcpListener::bind(addr).await?;
-            Ok(Box::new(TokioListener { inner }) as Box<dyn Listener>)
-        })
+            Ok(Box::new(TokioListener { inner, handle }) as Box<dyn Listener>)
+        });
+        Box::pin(async move { bind.await.map_err(io::Error::other)? })
     }
 }
 
