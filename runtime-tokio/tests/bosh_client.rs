@@ -143,3 +143,77 @@ fn bosh_client_binary_exits_3_on_a_wrong_password() {
     assert_eq!(code, Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("authentication failed"), "{stderr}");
 }
+
+/// Found in review: Ctrl-C (or SIGTERM) killed the client mid-wait without
+/// its terminate, so the account looked online until the connection
+/// manager's inactivity timeout. The wait now ends early and the session is
+/// terminated as usual; the exit status says it was interrupted.
+#[test]
+fn bosh_client_binary_terminates_the_session_on_sigint() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let p = start_prosody();
+    let cm = CmProcess::start(env!("CARGO_BIN_EXE_bosh-cm"), &CmArgs::test(p.c2s_addr()));
+    let jid = p.jid("alice");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bosh-client"))
+        .args([
+            "--url",
+            &cm.url(),
+            "--jid",
+            &jid,
+            "--password-env",
+            "BOSH_TEST_PASSWORD",
+            "--wait-secs",
+            "60",
+        ])
+        .env("BOSH_TEST_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bosh-client");
+    let collect = |pipe: Box<dyn Read + Send>| {
+        let seen = Arc::new(Mutex::new(String::new()));
+        let into = seen.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = into.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        seen
+    };
+    let stdout = collect(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = collect(Box::new(child.stderr.take().expect("stderr")));
+    // Logged in and its presence echoed: it is now waiting for stanzas.
+    let deadline = std::time::Instant::now() + CLIENT_LIMIT;
+    while !stdout.lock().unwrap().contains("<presence") {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no presence echo\n{}", stderr.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for bosh-client") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bosh-client did not exit after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let err = stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("session terminated"), "{err}");
+}

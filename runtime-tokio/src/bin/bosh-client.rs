@@ -16,6 +16,10 @@
 //! as character references) for `--wait-secs` seconds. Progress goes to
 //! stderr; `RUST_LOG` sets the log level (default `warn`).
 //!
+//! SIGINT (Ctrl-C) or SIGTERM while it waits for stanzas ends the wait
+//! early: the session is still terminated, with unavailable presence, and
+//! the exit status is then 130.
+//!
 //! Exit status: 0 after a clean terminate; 1 when the connection manager
 //! cannot be reached, the session ends unasked (with a condition or not) or
 //! the login fails for another reason; 2 for a usage error (bad arguments,
@@ -37,6 +41,8 @@ use tracing_subscriber::EnvFilter;
 const EXIT_FAILURE: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_AUTH: u8 = 3;
+/// Interrupted by a signal, after a clean terminate (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
 /// How long to wait for the echo of our own presence before sending.
 const PRESENCE_ECHO_WAIT: Duration = Duration::from_secs(3);
 /// Extra time, beyond the session's own disconnect timeout, to wait for the
@@ -170,9 +176,18 @@ async fn run(args: Args, credentials: Credentials) -> ExitCode {
     }
 
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
-    if let Err(reason) = print_until(&mut events, deadline, |_| false).await {
-        return ended_unasked(reason);
-    }
+    let interrupted = tokio::select! {
+        waited = print_until(&mut events, deadline, |_| false) => {
+            if let Err(reason) = waited {
+                return ended_unasked(reason);
+            }
+            false
+        }
+        () = interrupt() => {
+            note("interrupted: terminating the session");
+            true
+        }
+    };
 
     if let Err(e) = client.terminate(["<presence xmlns='jabber:client' type='unavailable'/>"]) {
         return fail(EXIT_FAILURE, &e);
@@ -181,10 +196,41 @@ async fn run(args: Args, credentials: Credentials) -> ExitCode {
         Some(DisconnectReason::Terminated) => {
             note("session terminated");
             drop(client);
-            ExitCode::SUCCESS
+            if interrupted {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Some(other) => fail(EXIT_FAILURE, &format!("session ended badly: {other:?}")),
         None => fail(EXIT_FAILURE, &"the session did not end in time"),
+    }
+}
+
+/// Completes on SIGINT or SIGTERM (on SIGINT only where there is no
+/// SIGTERM); never if the handlers cannot be installed.
+async fn interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
