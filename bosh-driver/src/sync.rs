@@ -4,11 +4,10 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use futures_channel::oneshot;
 use futures_util::future::{FutureExt, Shared};
-use futures_util::task::AtomicWaker;
 
 /// Set once, awaited by many (every connection task, the accept loop).
 #[derive(Debug, Clone)]
@@ -62,8 +61,8 @@ impl Signal {
     }
 }
 
-/// Counts live tasks; [`WaitGroup::idle`] completes when none is left.
-/// One waiter at a time.
+/// Counts live tasks; [`WaitGroup::idle`] completes when none is left, for
+/// every waiter (a server's shutdown and an embedder's may wait at once).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WaitGroup {
     inner: Arc<WaitInner>,
@@ -72,7 +71,14 @@ pub(crate) struct WaitGroup {
 #[derive(Debug, Default)]
 struct WaitInner {
     count: AtomicUsize,
-    waker: AtomicWaker,
+    /// One per waiting task (a task polling again replaces nothing).
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl WaitInner {
+    fn wakers(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Held by a live task; dropping it counts the task out.
@@ -96,7 +102,12 @@ impl WaitGroup {
     pub(crate) fn idle(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let inner = self.inner.clone();
         std::future::poll_fn(move |cx| {
-            inner.waker.register(cx.waker());
+            {
+                let mut wakers = inner.wakers();
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
+            }
             if inner.count.load(Ordering::SeqCst) == 0 {
                 Poll::Ready(())
             } else {
@@ -109,7 +120,10 @@ impl WaitGroup {
 impl Drop for WaitGuard {
     fn drop(&mut self) {
         if self.inner.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.inner.waker.wake();
+            let wakers = std::mem::take(&mut *self.inner.wakers());
+            for w in wakers {
+                w.wake();
+            }
         }
     }
 }
@@ -144,5 +158,37 @@ mod tests {
         assert!(Box::pin(wg.idle()).now_or_never().is_none());
         drop(g2);
         assert!(wg.idle().now_or_never().is_some());
+    }
+
+    /// Found in review: with one waker slot, a second waiter replaced the
+    /// first, which then slept until its deadline (the shutdown grace).
+    #[test]
+    fn wait_group_wakes_every_waiter() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::{Context, Wake, Waker};
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let wg = WaitGroup::default();
+        let guard = wg.enter();
+        let counts: Vec<Arc<Count>> = (0..2)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        let mut waiters: Vec<_> = (0..2).map(|_| Box::pin(wg.idle())).collect();
+        for (w, c) in waiters.iter_mut().zip(&counts) {
+            let waker = Waker::from(c.clone());
+            assert!(
+                w.as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        drop(guard);
+        for c in &counts {
+            assert_eq!(c.0.load(Ordering::SeqCst), 1, "each waiter is woken");
+        }
     }
 }
