@@ -219,6 +219,9 @@ fn bosh_load_idle_mode_holds_long_polls_and_reports_memory_per_session() {
     assert!(num(&json, "phase_secs") >= 3.0, "{json}");
     assert_eq!(num(&json, "msgs_per_sec"), 0.0, "{json}");
     assert!(field(&json, "per_session_kib") != "null", "{json}");
+    // Memory is read while every session is held, before `Stop` starts the
+    // terminates (found in review: it was read during the teardown).
+    assert!(num(&json, "rss_read_us") <= num(&json, "stop_us"), "{json}");
 }
 
 #[test]

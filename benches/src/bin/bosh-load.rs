@@ -306,9 +306,28 @@ async fn run(args: Args) -> ExitCode {
     let phase_start_us = phase_start.duration_since(base).as_micros() as u64;
     let _ = phase_tx.send(Phase::Go);
     let mut reports = Vec::with_capacity(n);
+    // Memory at the end of the measured phase, while every session is still
+    // open: in idle mode before `Stop`, which starts the terminates.
+    let read_rss_end = || -> (Vec<(u32, Rss)>, u64) {
+        let mut g = rss.lock().unwrap_or_else(|e| e.into_inner());
+        for (pid, r) in g.iter_mut() {
+            if let Some(v) = read_rss_kib(*pid) {
+                r.last = v;
+                r.peak = r.peak.max(v);
+            }
+        }
+        (
+            g.clone(),
+            Instant::now().duration_since(base).as_micros() as u64,
+        )
+    };
+    let mut idle_end = None;
+    let mut stop_us = None;
     if let Some(idle) = args.idle_secs {
         let until = (tokio::time::Instant::now() + Duration::from_secs(idle)).min(deadline);
         tokio::time::sleep_until(until).await;
+        idle_end = Some((read_rss_end(), phase_start.elapsed().as_secs_f64()));
+        stop_us = Some(Instant::now().duration_since(base).as_micros() as u64);
         let _ = phase_tx.send(Phase::Stop);
     }
     // Message mode: each session reports when done; idle mode: on Stop.
@@ -331,18 +350,9 @@ async fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let phase_secs = phase_start.elapsed().as_secs_f64();
-    // Memory at the end of the measured phase (sessions still open).
-    let rss_end: Vec<(u32, Rss)> = {
-        let mut g = rss.lock().unwrap_or_else(|e| e.into_inner());
-        for (pid, r) in g.iter_mut() {
-            if let Some(v) = read_rss_kib(*pid) {
-                r.last = v;
-                r.peak = r.peak.max(v);
-            }
-        }
-        g.clone()
-    };
+    let ((rss_end, rss_read_us), phase_secs) =
+        idle_end.unwrap_or_else(|| (read_rss_end(), phase_start.elapsed().as_secs_f64()));
+    let stop_us = stop_us.unwrap_or_else(|| Instant::now().duration_since(base).as_micros() as u64);
     let client_rss = read_rss_kib(std::process::id()).unwrap_or(0);
     sampler.abort();
 
@@ -432,7 +442,8 @@ async fn run(args: Args) -> ExitCode {
          \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
-         \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss}}}",
+         \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss},\
+         \"rss_read_us\":{rss_read_us},\"stop_us\":{stop_us}}}",
         escape_json(&args.label),
         escape_json(&args.url),
         args.messages,
