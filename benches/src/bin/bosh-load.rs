@@ -115,6 +115,9 @@ struct SessionReport {
     sent: u64,
     received: u64,
     latencies_us: Vec<u32>,
+    /// Open loop: how late each send left after its scheduled time (the
+    /// generator's own timer slack, which the latencies include).
+    send_lags_us: Vec<u32>,
     /// Micros since `base` of the last message received.
     last_rx_us: u64,
     errors: BTreeMap<&'static str, u64>,
@@ -368,6 +371,7 @@ async fn run(args: Args) -> ExitCode {
     // Aggregate.
     let mut errors: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut lat: Vec<u32> = Vec::new();
+    let mut lags: Vec<u32> = Vec::new();
     let (mut sent, mut received) = (0u64, 0u64);
     let mut last_rx_us = 0u64;
     let mut login_ms: Vec<u32> = Vec::new();
@@ -376,6 +380,7 @@ async fn run(args: Args) -> ExitCode {
         received += r.received;
         last_rx_us = last_rx_us.max(r.last_rx_us);
         lat.extend_from_slice(&r.latencies_us);
+        lags.extend_from_slice(&r.send_lags_us);
         for (k, v) in &r.errors {
             *errors.entry(k).or_default() += v;
         }
@@ -392,6 +397,7 @@ async fn run(args: Args) -> ExitCode {
     }
     let error_total: u64 = errors.values().sum();
     lat.sort_unstable();
+    lags.sort_unstable();
     login_ms.sort_unstable();
     let pct = |v: &[u32], p: f64| -> f64 {
         if v.is_empty() {
@@ -403,6 +409,9 @@ async fn run(args: Args) -> ExitCode {
     let p50 = pct(&lat, 0.50) / 1000.0;
     let p99 = pct(&lat, 0.99) / 1000.0;
     let max = pct(&lat, 1.0) / 1000.0;
+    // NaN (null) in the closed loop, which has no schedule.
+    let lag_p50 = pct(&lags, 0.50) / 1000.0;
+    let lag_p99 = pct(&lags, 0.99) / 1000.0;
     // Throughput over the time until the last message arrived (a lost
     // message must not stretch the phase to the timeout).
     let active_secs = last_rx_us.saturating_sub(phase_start_us) as f64 / 1e6;
@@ -443,7 +452,8 @@ async fn run(args: Args) -> ExitCode {
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
          \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss},\
-         \"rss_read_us\":{rss_read_us},\"stop_us\":{stop_us}}}",
+         \"rss_read_us\":{rss_read_us},\"stop_us\":{stop_us},\
+         \"send_lag_p50_ms\":{},\"send_lag_p99_ms\":{}}}",
         escape_json(&args.label),
         escape_json(&args.url),
         args.messages,
@@ -464,6 +474,8 @@ async fn run(args: Args) -> ExitCode {
         num(pct(&login_ms, 0.99)),
         errors_json.join(","),
         rss_json.join(","),
+        num(lag_p50),
+        num(lag_p99),
     );
     let mut summary = format!(
         "{} [{mode}] {n} sessions ({logged_in} logged in, ramp {ramp_secs:.1} s): ",
@@ -473,7 +485,9 @@ async fn run(args: Args) -> ExitCode {
         summary.push_str(&format!("held {phase_secs:.1} s; "));
     } else {
         if let Some(rate) = args.rate {
-            summary.push_str(&format!("open loop at {rate} msg/s per sender: "));
+            summary.push_str(&format!(
+                "open loop at {rate} msg/s per sender (sends left {lag_p50:.2} / {lag_p99:.2} ms after schedule at p50 / p99, included in the latencies): "
+            ));
         }
         summary.push_str(&format!(
             "{received}/{sent} msgs in {active_secs:.2} s (phase {phase_secs:.1} s) = {msgs_per_sec:.0} msg/s, p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.1} ms; "
@@ -832,6 +846,12 @@ async fn exchange(
             _ = tokio::time::sleep_until(deadline) => { report.error("timeout"); return; }
         };
         if let Some(t) = send_at {
+            if next_due.is_some() {
+                let lag = shared.base.elapsed().as_micros().saturating_sub(t);
+                report
+                    .send_lags_us
+                    .push(lag.min(u128::from(u32::MAX)) as u32);
+            }
             let msg = format!(
                 "<message xmlns='jabber:client' to='{to}' type='chat' id='L{}-{t}'><body>{}</body></message>",
                 report.sent, shared.body
