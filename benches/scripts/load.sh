@@ -10,7 +10,8 @@
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
 # SKIP_IDLE=1, CARGO_TARGET_DIR, RATE (unset: closed loop with WINDOW; a
 # number: open loop, each sender sends RATE msg/s on a fixed schedule and
-# latency counts from the scheduled time, to compare latency at equal load).
+# latency counts from the hand-over to the BOSH client, the generator's own
+# timer lag reported apart, to compare latency at equal load).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

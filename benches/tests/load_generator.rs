@@ -239,8 +239,8 @@ fn bosh_load_open_loop_paces_the_senders_and_delivers_everything() {
     assert!(active < 5.0, "{json}");
     // Offered 4 x 40 msg/s; what arrived cannot be much above that.
     assert!(num(&json, "msgs_per_sec") < 4.0 * 40.0 * 1.3, "{json}");
-    // How late the generator's own sends left is reported, since the
-    // latencies (from the schedule) include it: under one interval here.
+    // How late the generator's own sends left is reported apart from the
+    // latencies (which count from the hand-over): under one interval here.
     let lag = num(&json, "send_lag_p50_ms");
     assert!((0.0..25.0).contains(&lag), "{json}");
 }
