@@ -34,10 +34,9 @@ fn token(tag: &str) -> String {
     format!("{tag}-{nanos}")
 }
 
-/// Runs the `bosh-client` binary, bounded (killed after `CLIENT_LIMIT`);
-/// returns (exit code, stdout, stderr).
-fn run_bosh_client(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bosh-client"))
+/// Starts the `bosh-client` binary with the test password and piped output.
+fn spawn_bosh_client(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bosh-client"))
         .args(args)
         .env("BOSH_TEST_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn")
@@ -45,7 +44,13 @@ fn run_bosh_client(args: &[&str]) -> (Option<i32>, String, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run bosh-client");
+        .expect("run bosh-client")
+}
+
+/// Runs the `bosh-client` binary, bounded (killed after `CLIENT_LIMIT`);
+/// returns (exit code, stdout, stderr).
+fn run_bosh_client(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = spawn_bosh_client(args);
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
     let stdout = Bg::spawn(move || {
@@ -155,24 +160,17 @@ fn bosh_client_binary_terminates_the_session_on_sigint() {
     let p = start_prosody();
     let cm = CmProcess::start(env!("CARGO_BIN_EXE_bosh-cm"), &CmArgs::test(p.c2s_addr()));
     let jid = p.jid("alice");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bosh-client"))
-        .args([
-            "--url",
-            &cm.url(),
-            "--jid",
-            &jid,
-            "--password-env",
-            "BOSH_TEST_PASSWORD",
-            "--wait-secs",
-            "60",
-        ])
-        .env("BOSH_TEST_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run bosh-client");
+    let url = cm.url();
+    let mut child = spawn_bosh_client(&[
+        "--url",
+        &url,
+        "--jid",
+        &jid,
+        "--password-env",
+        "BOSH_TEST_PASSWORD",
+        "--wait-secs",
+        "60",
+    ]);
     let collect = |pipe: Box<dyn Read + Send>| {
         let seen = Arc::new(Mutex::new(String::new()));
         let into = seen.clone();
