@@ -8,9 +8,26 @@ pub(crate) const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// 1.0 §3), bound to `xmlns` and to nothing else.
 pub(crate) const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
+/// Namespaces in XML 1.0 §3 on a declaration of `prefix` (`None`: the
+/// default namespace) as `uri`, unescaped: `xmlns` is never declared, `xml`
+/// only as [`NS_XML`], which no other prefix takes, and nothing takes
+/// [`NS_XMLNS`] (neither reserved namespace may be the default one).
+pub(crate) fn is_allowed_ns_decl(prefix: Option<&str>, uri: &str) -> bool {
+    match prefix {
+        None => uri != NS_XML && uri != NS_XMLNS,
+        Some(p) => p != "xmlns" && uri != NS_XMLNS && (p == "xml") == (uri == NS_XML),
+    }
+}
+
 /// XML 1.0 §2.3 `S` (white space), one byte.
 pub(crate) fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `s` without leading and trailing XML white space (not Unicode white
+/// space: a no-break space is part of a value).
+pub(crate) fn trim_xml_space(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii() && is_xml_space(c as u8))
 }
 
 /// The length of `s` without its trailing XML white space.

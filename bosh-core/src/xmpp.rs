@@ -63,7 +63,7 @@ use quick_xml::events::{BytesRef, Event};
 use quick_xml::reader::Reader;
 
 use crate::xml::{
-    BadReference, NS_XML, NS_XMLNS, find_invalid_char, is_xml_char, is_xml_space,
+    BadReference, NS_XML, find_invalid_char, is_allowed_ns_decl, is_xml_char, is_xml_space,
     resolve_reference, split_qname, trim_end_space, write_attr, write_prefix_decl,
 };
 
@@ -1383,7 +1383,7 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             }
         }
         if key == "xmlns" {
-            if value == NS_XML || value == NS_XMLNS {
+            if !is_allowed_ns_decl(None, &value) {
                 return Err(FramingError::not_well_formed(
                     position,
                     "a reserved namespace as the default one",
@@ -1401,7 +1401,7 @@ fn read_tag(attrs: Attributes<'_>, position: u64, keep: bool) -> Result<TagInfo,
             // is bound to its namespace and nothing else is (the body
             // codec refuses these too; found by the `stream_framer` fuzz
             // target).
-            if prefix == "xmlns" || value == NS_XMLNS || (prefix == "xml") != (value == NS_XML) {
+            if !is_allowed_ns_decl(Some(prefix), &value) {
                 return Err(FramingError::not_well_formed(
                     position,
                     format!("invalid declaration of the prefix `{prefix}`"),

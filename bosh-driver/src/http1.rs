@@ -600,19 +600,14 @@ fn chunk_line(buf: &[u8]) -> Result<httparse::Status<(usize, u64)>, ()> {
     }
 }
 
-/// Whether `line` (without its CRLF) is a `field-line` (RFC 9112 §5):
-/// a token, a colon, and a value of visible characters, spaces and tabs.
+/// Whether `line` (without its CRLF) is a `field-line` (RFC 9112 §5): a
+/// field name and value as the `http` crate accepts them in a head.
 fn is_field_line(line: &[u8]) -> bool {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
         return false;
     };
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-    !name.is_empty()
-        && name.iter().all(tchar)
-        && value
-            .iter()
-            .all(|&b| b == b' ' || b == b'\t' || (0x21..=0x7e).contains(&b) || b >= 0x80)
+    HeaderName::from_bytes(&line[..colon]).is_ok()
+        && HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).is_ok()
 }
 
 fn deadline(rt: &dyn Runtime, after: Duration) -> Instant {

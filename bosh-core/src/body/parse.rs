@@ -10,8 +10,8 @@ use super::Scope;
 use super::attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
 use super::error::{ParseError, ParseErrorKind};
 use super::xml::{
-    NS_XML, NS_XMLNS, check_attr_value, check_reference, find_invalid_char, is_ncname,
-    is_xml_space, split_qname, truncate,
+    NS_XML, check_attr_value, check_reference, find_invalid_char, is_allowed_ns_decl, is_ncname,
+    is_xml_space, split_qname, trim_xml_space, truncate,
 };
 use super::{Body, MAX_NAMESPACES_IN_SCOPE, NS_HTTPBIND, NS_XBOSH, Sid};
 use crate::condition::Condition;
@@ -933,7 +933,9 @@ impl<'a> Parser<'a, '_> {
         for a in self.raw.as_slice() {
             match a.prefix(s) {
                 None if a.qname_bytes(self.b) == b"xmlns" => {
-                    check_default_ns(&a.unescaped(s)).map_err(|k| self.err(k, lt))?;
+                    if !is_allowed_ns_decl(None, &a.unescaped(s)) {
+                        return Err(self.err(ParseErrorKind::InvalidNamespaceDecl, lt));
+                    }
                 }
                 None => {}
                 Some("xmlns") => {
@@ -1001,7 +1003,9 @@ impl<'a> Parser<'a, '_> {
             if a.colon == NO_COLON {
                 if a.qname_bytes(b) == b"xmlns" {
                     let uri = a.unescaped(s);
-                    check_default_ns(&uri).map_err(|k| self.err(k, pos))?;
+                    if !is_allowed_ns_decl(None, &uri) {
+                        return Err(self.err(ParseErrorKind::InvalidNamespaceDecl, pos));
+                    }
                     default_ns = Some(uri);
                 }
             } else if a.prefix_bytes(b) == b"xmlns" {
@@ -1212,25 +1216,10 @@ fn next_markup(b: &[u8], from: usize) -> Option<usize> {
     memchr::memchr3(b'<', b'&', b'>', &b[i..]).map(|k| i + k)
 }
 
-/// Namespaces in XML 1.0 §3, on `xmlns:prefix='uri'` (the value
-/// unescaped): `xmlns` is never declared, `xml` only as its own namespace,
-/// which no other prefix takes, and nothing takes the `xmlns` namespace.
-/// Namespaces in XML 1.0 §3, on `xmlns='uri'`: neither reserved namespace
-/// may be the default one.
-fn check_default_ns(uri: &str) -> Result<(), ParseErrorKind> {
-    if uri == NS_XML || uri == NS_XMLNS {
-        Err(ParseErrorKind::InvalidNamespaceDecl)
-    } else {
-        Ok(())
-    }
-}
-
+/// `xmlns:prefix='uri'` (the value unescaped): an NCName bound to a
+/// non-empty URI, within the reserved-namespace rules.
 fn check_ns_decl(prefix: &str, uri: &str) -> Result<(), ParseErrorKind> {
-    let ok = is_ncname(prefix)
-        && prefix != "xmlns"
-        && !uri.is_empty()
-        && uri != NS_XMLNS
-        && (prefix == "xml") == (uri == NS_XML);
+    let ok = is_ncname(prefix) && !uri.is_empty() && is_allowed_ns_decl(Some(prefix), uri);
     if ok {
         Ok(())
     } else {
@@ -1285,7 +1274,7 @@ fn parse_uint(value: &str, max: u64) -> Option<u64> {
         let n = b.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
         return (n <= max).then_some(n);
     }
-    let v = xml_trim(value);
+    let v = trim_xml_space(value);
     let v = v.strip_prefix('+').unwrap_or(v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -1362,21 +1351,14 @@ fn parse_u8(name: &'static str, v: &str) -> Result<u8, ParseErrorKind> {
         .ok_or_else(|| invalid(name, v, U8_RANGE))
 }
 
-/// `v` without leading and trailing XML white space (XML 1.0 §2.3 `S`,
-/// what XSD's whitespace collapsing removes), not Unicode white space: a
-/// no-break space is part of the value.
-fn xml_trim(v: &str) -> &str {
-    v.trim_matches(|c: char| c.is_ascii() && is_xml_space(c as u8))
-}
-
 fn parse_version(name: &'static str, v: &str) -> Result<Version, ParseErrorKind> {
-    xml_trim(v)
+    trim_xml_space(v)
         .parse()
         .map_err(|_| invalid(name, v, "major.minor"))
 }
 
 fn parse_bool(name: &'static str, v: &str) -> Result<bool, ParseErrorKind> {
-    match xml_trim(v) {
+    match trim_xml_space(v) {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
         _ => Err(invalid(name, v, "true, 1, false or 0")),
@@ -1511,7 +1493,7 @@ fn set_attr(
         (None, "stream") => set(&mut a.stream, "stream", owned()),
         (None, "authid") => set(&mut a.creation_mut().authid, "authid", owned()),
         (None, "type") => {
-            let t = match xml_trim(&v) {
+            let t = match trim_xml_space(&v) {
                 "terminate" => BodyType::Terminate,
                 "error" => BodyType::Error,
                 _ => return Err(invalid("type", &v, "terminate or error")),
@@ -1519,7 +1501,7 @@ fn set_attr(
             set(&mut a.body_type, "type", t)
         }
         (None, "condition") => {
-            let c: Condition = xml_trim(&v)
+            let c: Condition = trim_xml_space(&v)
                 .parse()
                 .map_err(|_| invalid("condition", &v, "a condition of XEP-0124 section 17.2"))?;
             set(&mut a.condition, "condition", c)
