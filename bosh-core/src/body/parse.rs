@@ -932,10 +932,10 @@ impl<'a> Parser<'a, '_> {
         let mut prefixed = prefix.is_some();
         for a in self.raw.as_slice() {
             match a.prefix(s) {
-                None if a.qname_bytes(self.b) == b"xmlns" => {
-                    if !is_allowed_ns_decl(None, &a.unescaped(s)) {
-                        return Err(self.err(ParseErrorKind::InvalidNamespaceDecl, lt));
-                    }
+                None if a.qname_bytes(self.b) == b"xmlns"
+                    && !is_allowed_ns_decl(None, &a.unescaped(s)) =>
+                {
+                    return Err(self.err(ParseErrorKind::InvalidNamespaceDecl, lt));
                 }
                 None => {}
                 Some("xmlns") => {
