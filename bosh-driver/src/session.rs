@@ -343,13 +343,11 @@ impl SessionTask {
                 // the creation's: a domain outside the allow-list, or one
                 // served at another address than this connection's, is
                 // refused for this stream (`host-unknown`), not sent.
-                let shared = Arc::clone(&self.shared);
-                let refusal = self.conn(stream).and_then(|c| {
-                    match shared.settings.upstream.resolve(to.as_deref(), None) {
-                        Ok(address) if &address == c.address() => None,
-                        Ok(_) => Some(Condition::HostUnknown),
-                        Err(condition) => Some(condition),
-                    }
+                let resolved = self.shared.settings.upstream.resolve(to.as_deref(), None);
+                let refusal = self.conn(stream).and_then(|c| match resolved {
+                    Ok(address) if &address == c.address() => None,
+                    Ok(_) => Some(Condition::HostUnknown),
+                    Err(condition) => Some(condition),
                 });
                 if let Some(condition) = refusal {
                     warn!(stream = stream.0, ?to, %condition, "stream restart refused by the upstream policy");
