@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bosh_core::body::{ParseLimits, parse};
 use bosh_driver::client::{
     BoshClient, ClientError, ClientOptions, ConnectError, DisconnectReason, Event, EventStream,
-    SessionState, UrlError,
+    Http2Connections, SessionState, UrlError,
 };
 use bosh_driver::xmpp_login::{self, Credentials, stanza_info};
 use bosh_driver::{Config, Server, ShutdownHandle};
@@ -665,6 +665,47 @@ fn keep_alive_connections_are_reused() {
         );
         c.terminate(Vec::<Bytes>::new()).unwrap();
         assert_eq!(expect_end(&mut events).await, DisconnectReason::Terminated);
+    });
+}
+
+/// Sessions whose requests are streams of one shared h2c connection
+/// (RFC 9113 §3.3): three held at once, which no single HTTP/1.1
+/// connection could carry; the same listener still serves HTTP/1.1.
+#[test]
+fn rfc9113_3_3_sessions_share_one_h2c_connection() {
+    block_on(async {
+        let mut fake = FakeXmpp::start(Mode::Echo);
+        let cm = start_cm(Config {
+            http2: true,
+            ..test_config(fake.addr)
+        })
+        .await;
+        let shared = Http2Connections::new(1);
+        let mut sessions = Vec::new();
+        for _ in 0..3 {
+            let mut o = options();
+            o.http2 = Some(shared.clone());
+            let (c, mut events) = connect(&url(cm.addr), o).await.expect("connect over h2c");
+            expect(&mut events, features_containing("PLAIN")).await;
+            sessions.push((c, events, fake.next_conn()));
+        }
+        for (c, events, conn) in &mut sessions {
+            c.send(MESSAGE).unwrap();
+            expect(events, stanza_containing("<body>echo</body>")).await;
+            conn.wait_for("<body>hi</body>");
+        }
+        assert_eq!(shared.connections(), 1);
+        let (c, mut events) = connected(&url(cm.addr)).await;
+        c.send(MESSAGE).unwrap();
+        expect(&mut events, stanza_containing("<body>echo</body>")).await;
+        c.terminate(Vec::<Bytes>::new()).unwrap();
+        assert_eq!(expect_end(&mut events).await, DisconnectReason::Terminated);
+        for (c, mut events, mut conn) in sessions {
+            c.terminate(Vec::<Bytes>::new()).unwrap();
+            assert_eq!(expect_end(&mut events).await, DisconnectReason::Terminated);
+            conn.wait_for("</stream:stream>");
+        }
+        assert_eq!(shared.connections(), 1, "the connection stayed open");
     });
 }
 

@@ -696,3 +696,132 @@ fn settings_from_a_config_file_with_flags_overriding_it() {
     assert_eq!(r.bosh().attrs.creation().wait, Some(3), "{}", r.text());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------
+// h2c with prior knowledge (`--http2 true`), at the frame level
+// ---------------------------------------------------------------------------
+
+/// The client connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const H2_SETTINGS: u8 = 0x4;
+const H2_GOAWAY: u8 = 0x7;
+
+/// One HTTP/2 frame: type, flags, stream id, payload (RFC 9113 §4.1).
+struct H2Frame {
+    kind: u8,
+    flags: u8,
+    payload: Vec<u8>,
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The next frame, or `None` at the end of the connection; panics after
+/// `deadline`.
+fn read_h2_frame(stream: &mut std::net::TcpStream, deadline: Instant) -> Option<H2Frame> {
+    use std::io::Read;
+    let mut read_exact = |buf: &mut [u8]| -> bool {
+        let mut at = 0;
+        while at < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no HTTP/2 frame in time");
+            stream.set_read_timeout(Some(left)).unwrap();
+            match stream.read(&mut buf[at..]) {
+                Ok(0) => return false,
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return false,
+                Err(e) => panic!("reading a frame: {e}"),
+            }
+        }
+        true
+    };
+    let mut head = [0u8; 9];
+    if !read_exact(&mut head) {
+        return None;
+    }
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    if !read_exact(&mut payload) {
+        return None;
+    }
+    Some(H2Frame {
+        kind: head[3],
+        flags: head[4],
+        payload,
+    })
+}
+
+#[test]
+fn rfc9113_3_3_h2c_gets_the_stream_limit_and_an_idle_connection_goaway() {
+    use std::io::Write;
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(
+        CmArgs::test(fake.addr)
+            .set("--http2", "true")
+            .set("--http2-max-streams", 7)
+            .set("--header-read-timeout", 1),
+    );
+    let mut s = connect(cm.addr);
+    let mut hello = H2_PREFACE.to_vec();
+    hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    s.write_all(&hello).unwrap();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(10);
+    // The server's first frame is its SETTINGS (RFC 9113 §3.4).
+    let settings = read_h2_frame(&mut s, deadline).expect("server SETTINGS");
+    assert_eq!((settings.kind, settings.flags & 1), (H2_SETTINGS, 0));
+    let params: Vec<(u16, u32)> = settings
+        .payload
+        .chunks_exact(6)
+        .map(|p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u32::from_be_bytes([p[2], p[3], p[4], p[5]]),
+            )
+        })
+        .collect();
+    // SETTINGS_MAX_CONCURRENT_STREAMS and SETTINGS_MAX_HEADER_LIST_SIZE.
+    assert!(params.contains(&(0x3, 7)), "{params:?}");
+    assert!(params.contains(&(0x6, 16384)), "{params:?}");
+    s.write_all(&h2_frame(H2_SETTINGS, 1, 0, &[])).unwrap();
+    // No stream for one to two header_read_timeouts: GOAWAY, then the end.
+    let mut goaway = false;
+    while let Some(frame) = read_h2_frame(&mut s, deadline) {
+        goaway |= frame.kind == H2_GOAWAY;
+    }
+    assert!(goaway, "the idle connection ends with GOAWAY");
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "not before header_read_timeout: {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn rfc9113_3_3_without_http2_the_preface_is_refused_and_http11_still_works_with_it() {
+    use std::io::Write;
+    let fake = FakeXmpp::start(Mode::Echo);
+    let off = start_cm(CmArgs::test(fake.addr));
+    let mut s = connect(off.addr);
+    s.write_all(H2_PREFACE).unwrap();
+    assert_eq!(read_response(&mut s).status, 400);
+    // With it on, HTTP/1.1 requests, whole or a byte at a time, are served
+    // as before.
+    let on = start_cm(CmArgs::test(fake.addr).set("--http2", "true"));
+    let r = request(on.addr, "GET", "/http-bind", &[], b"");
+    assert_eq!(r.status, 200);
+    let mut s = connect(on.addr);
+    for b in b"GET /http-bind HTTP/1.1\r\nHost: x\r\n\r\n" {
+        s.write_all(&[*b]).unwrap();
+    }
+    assert_eq!(read_response(&mut s).status, 200);
+    let mut s = connect(on.addr);
+    s.write_all(b"PRI /http-bind HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).status, 405);
+}

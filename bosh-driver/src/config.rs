@@ -137,6 +137,16 @@ pub struct Config {
     /// Seconds granted on shutdown for answers to be written, 1..=600.
     /// Default 10.
     pub shutdown_grace: u64,
+    /// Also accept HTTP/2 over cleartext TCP with prior knowledge (h2c,
+    /// RFC 9113 §3.3), for a reverse proxy that speaks it to its backends
+    /// (Envoy, HAProxy, Caddy). The held requests of many sessions then
+    /// share one connection, so a session costs one file descriptor (its
+    /// XMPP connection) instead of two. HTTP/1.1 clients are served as
+    /// before. Default false.
+    pub http2: bool,
+    /// Most concurrent streams (requests) a client may open on one HTTP/2
+    /// connection, 1..=65535. Default 1024.
+    pub http2_max_streams: u32,
 }
 
 impl Default for Config {
@@ -176,6 +186,8 @@ impl Default for Config {
             close_drain_timeout: 2,
             upstream_connect_timeout: 10,
             shutdown_grace: 10,
+            http2: false,
+            http2_max_streams: 1024,
         }
     }
 }
@@ -268,6 +280,10 @@ pub struct Settings {
     pub upstream_connect_timeout: Duration,
     /// Time granted on shutdown for answers to be written.
     pub shutdown_grace: Duration,
+    /// Accept h2c with prior knowledge (RFC 9113 §3.3) besides HTTP/1.1.
+    pub http2: bool,
+    /// Most concurrent streams per HTTP/2 connection.
+    pub http2_max_streams: u32,
     /// Limits of the upstream stream framing.
     pub framer: FramerLimits,
 }
@@ -415,6 +431,13 @@ impl Config {
         // At least a second: with none, the process exits before a session
         // task has written its `system-shutdown` answers.
         range("shutdown_grace", self.shutdown_grace, 1, 600, " seconds")?;
+        range(
+            "http2_max_streams",
+            self.http2_max_streams,
+            1,
+            u32::from(u16::MAX),
+            "",
+        )?;
         let upstream = self.upstream_policy()?;
         let cors = self.cors_policy()?;
 
@@ -468,6 +491,8 @@ impl Config {
             close_drain_timeout: Duration::from_secs(self.close_drain_timeout),
             upstream_connect_timeout: Duration::from_secs(self.upstream_connect_timeout),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            http2: self.http2,
+            http2_max_streams: self.http2_max_streams,
             framer: FramerLimits {
                 max_stanza_bytes: self.max_stanza,
                 ..FramerLimits::DEFAULT
@@ -695,6 +720,13 @@ pub struct Cli {
     /// Time granted on shutdown for answers to be written [default: 10].
     #[arg(long, value_name = "SECS")]
     pub shutdown_grace: Option<u64>,
+    /// Also accept HTTP/2 over cleartext with prior knowledge (h2c), for a
+    /// reverse proxy that speaks it to its backends [default: false].
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub http2: Option<bool>,
+    /// Most concurrent streams per HTTP/2 connection [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub http2_max_streams: Option<u32>,
 }
 
 impl Cli {
@@ -738,6 +770,8 @@ impl Cli {
             close_drain_timeout,
             upstream_connect_timeout,
             shutdown_grace,
+            http2,
+            http2_max_streams,
         );
         if self.upstream.is_some() {
             c.upstream = self.upstream.clone();

@@ -370,13 +370,14 @@ impl Conn {
 }
 
 /// Serves one connection until it closes, fails, or the server stops.
-pub(crate) async fn serve(service: BoshService, stream: BoxStream) {
+/// `read` holds the bytes already read from it (by the HTTP/2 sniffing).
+pub(crate) async fn serve(service: BoshService, stream: BoxStream, read: Vec<u8>) {
     let shared = service.shared().clone();
     let rt = shared.rt.clone();
     let limits = Limits::of(&shared.settings);
     let mut conn = Conn {
         io: stream,
-        buf: Vec::new(),
+        buf: read,
     };
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopped = false;
@@ -1363,7 +1364,8 @@ mod tests {
     fn idle_session_futures_stay_small() {
         let settings = crate::Config::default().validate().unwrap();
         let service = BoshService::new(std::sync::Arc::new(ExpiredRuntime), settings).unwrap();
-        let serve_size = std::mem::size_of_val(&serve(service.clone(), Box::new(NoStream)));
+        let serve_size =
+            std::mem::size_of_val(&serve(service.clone(), Box::new(NoStream), Vec::new()));
         assert!(serve_size <= 768, "connection future: {serve_size} bytes");
         let mut conn = Conn {
             io: Box::new(NoStream),

@@ -89,6 +89,7 @@ pub mod client;
 pub mod config;
 pub mod fuzzing;
 mod http1;
+mod http2;
 pub mod io;
 mod page;
 pub mod runtime;

@@ -1,5 +1,6 @@
 //! The standalone HTTP server: a listener, HTTP/1.1 connections (see
-//! [`http1`](crate::http1): keep-alive, read timeouts, lingering close), and
+//! [`http1`](crate::http1): keep-alive, read timeouts, lingering close),
+//! h2c connections when `http2` is set (see [`http2`](crate::http2)), and
 //! graceful shutdown.
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::{ConfigError, Settings};
 use crate::http1;
+use crate::http2::{self, Sniffed};
 use crate::runtime::{BoxStream, Listener, Runtime, with_deadline};
 use crate::service::{BoshService, ShutdownHandle};
 use crate::sync::{WaitGroup, WaitGuard};
@@ -166,7 +168,23 @@ impl Server {
     }
 }
 
-async fn serve_connection(service: BoshService, stream: BoxStream, guard: WaitGuard) {
-    http1::serve(service, stream).await;
+async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: WaitGuard) {
+    let settings = &service.shared().settings;
+    if settings.http2 {
+        let rt = service.shared().rt.clone();
+        let deadline = rt
+            .now()
+            .checked_add(settings.header_read_timeout)
+            .unwrap_or_else(|| rt.now());
+        match http2::sniff(&*rt, &mut stream, deadline).await {
+            // Boxed: hyper's connection state is large, and an HTTP/1.1
+            // connection's task should not carry room for it.
+            Sniffed::Http2(read) => Box::pin(http2::serve(service, stream, read)).await,
+            Sniffed::Http1(read) => http1::serve(service, stream, read).await,
+            Sniffed::Gone => {}
+        }
+    } else {
+        http1::serve(service, stream, Vec::new()).await;
+    }
     drop(guard);
 }

@@ -26,7 +26,8 @@ use crate::TokioRuntime;
 
 pub use bosh_driver::client::{
     BoshClient, BoshUrl, ClientConfig, ClientError, ClientOptions, ConnectError, DisconnectReason,
-    Event, EventStream, Failure, SessionParams, SessionState, StreamRequest, UrlError,
+    Event, EventStream, Failure, Http2Connections, SessionParams, SessionState, StreamRequest,
+    UrlError,
 };
 pub use bosh_driver::xmpp_login::{self, Credentials, LoggedIn, LoginError, login};
 

@@ -11,7 +11,14 @@
 //!
 //! Cancelling a request (dropping its future) closes its connection, which is
 //! how the connection manager learns that the client gave up on it.
+//!
+//! With [`Http2Connections`] the requests go instead as streams of h2c
+//! connections (HTTP/2 with prior knowledge, RFC 9113 §3.3) shared by every
+//! client given the same handle; cancelling a request then resets its
+//! stream (RFC 9113 §8.1), which the connection manager reads as the same
+//! abort.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
@@ -22,21 +29,165 @@ use std::time::Duration;
 use bosh_core::client::Outcome;
 use bytes::Bytes;
 use futures_channel::oneshot;
+use futures_util::FutureExt;
+use futures_util::future::Shared;
 use http::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
 use http::{Method, Request};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use tracing::{debug, trace};
 
 use super::url::BoshUrl;
-use crate::io::HyperIo;
-use crate::runtime::{Runtime, with_deadline};
+use crate::http2::Exec;
+use crate::io::{HyperIo, HyperTimer};
+use crate::runtime::{BoxFuture, BoxStream, Runtime, with_deadline};
 
 /// The media type of every request (XEP-0124 §5).
 const CONTENT_TYPE_XML: &str = "text/xml; charset=utf-8";
 
 type Sender = http1::SendRequest<OnceBody>;
+type Sender2 = http2::SendRequest<OnceBody>;
+
+/// An h2c connection being opened (or opened), awaited by every request
+/// that picked it.
+type Connecting = Shared<BoxFuture<'static, Result<Sender2, Arc<str>>>>;
+
+/// HTTP/2 connections with prior knowledge (h2c, RFC 9113 §3.3), shared
+/// by every [`BoshClient`](super::BoshClient) whose
+/// [`ClientOptions::http2`](super::ClientOptions::http2) is a clone of this
+/// handle: their requests, held ones included, are streams of at most
+/// `max_connections` connections per connection manager (`host:port`).
+///
+/// For a program that runs many sessions against one connection manager
+/// that accepts h2c (`bosh-cm --http2 true`), such as a load generator or
+/// a gateway: over HTTP/1.1 every held request needs a connection of its
+/// own. Connections are opened when first needed, requests are spread
+/// over them in turn, and a connection that closed or failed is replaced.
+/// A request beyond the server's stream limit on its connection waits for
+/// a stream to end.
+#[derive(Clone)]
+pub struct Http2Connections {
+    max: usize,
+    origins: Arc<Mutex<HashMap<(String, u16), Origin>>>,
+}
+
+/// The connections to one `host:port`.
+#[derive(Default)]
+struct Origin {
+    slots: Vec<Connecting>,
+    next: usize,
+}
+
+impl std::fmt::Debug for Http2Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http2Connections")
+            .field("max_connections", &self.max)
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+impl Http2Connections {
+    /// At most `max_connections` (at least 1) connections per connection
+    /// manager.
+    pub fn new(max_connections: usize) -> Http2Connections {
+        Http2Connections {
+            max: max_connections.max(1),
+            origins: Arc::default(),
+        }
+    }
+
+    /// Connections opened or being opened, over every connection manager
+    /// (closed ones are counted until a request finds them closed).
+    pub fn connections(&self) -> usize {
+        let origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
+        origins.values().map(|o| o.slots.len()).sum()
+    }
+
+    /// The next connection to `url` in turn, opened if there are fewer
+    /// than the maximum.
+    fn pick(&self, rt: &Arc<dyn Runtime>, url: &BoshUrl, timeout: Duration) -> Connecting {
+        let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
+        let origin = origins
+            .entry((url.host().to_owned(), url.port()))
+            .or_default();
+        if origin.slots.len() < self.max {
+            let connecting = connect_h2(rt.clone(), url.clone(), timeout)
+                .boxed()
+                .shared();
+            origin.slots.push(connecting.clone());
+            return connecting;
+        }
+        origin.next = (origin.next + 1) % origin.slots.len();
+        origin.slots[origin.next].clone()
+    }
+
+    /// Forgets `dead` (failed to open, or closed), so that the next pick
+    /// opens a new connection instead.
+    fn forget(&self, url: &BoshUrl, dead: &Connecting) {
+        let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(origin) = origins.get_mut(&(url.host().to_owned(), url.port())) {
+            origin.slots.retain(|c| !c.ptr_eq(dead));
+        }
+    }
+
+    /// A sender on an open connection to `url`: one more try on a new
+    /// connection if the picked one turns out closed or failed.
+    async fn sender(
+        &self,
+        rt: &Arc<dyn Runtime>,
+        url: &BoshUrl,
+        timeout: Duration,
+    ) -> io::Result<Sender2> {
+        let mut last = None;
+        for _ in 0..2 {
+            let connecting = self.pick(rt, url, timeout);
+            match connecting.clone().await {
+                Ok(sender) if !sender.is_closed() => return Ok(sender),
+                Ok(_) => last = Some(Arc::from("connection closed")),
+                Err(e) => last = Some(e),
+            }
+            self.forget(url, &connecting);
+        }
+        Err(io::Error::other(
+            last.map_or_else(String::new, |e: Arc<str>| e.to_string()),
+        ))
+    }
+}
+
+/// Opens one h2c connection and spawns its driver.
+async fn connect_h2(
+    rt: Arc<dyn Runtime>,
+    url: BoshUrl,
+    timeout: Duration,
+) -> Result<Sender2, Arc<str>> {
+    let at = rt.now().checked_add(timeout).unwrap_or_else(|| rt.now());
+    let stream = tcp(&*rt, &url, at)
+        .await
+        .map_err(|e| Arc::from(e.to_string()))?;
+    let mut builder = http2::Builder::new(Exec(rt.clone()));
+    builder.timer(HyperTimer::new(rt.clone()));
+    let handshake = builder.handshake::<_, OnceBody>(HyperIo::new(stream));
+    let (sender, conn) = with_deadline(&*rt, at, handshake)
+        .await
+        .ok_or_else(|| Arc::from("HTTP/2 handshake timed out"))?
+        .map_err(|e| Arc::from(e.to_string()))?;
+    rt.spawn(Box::pin(async move {
+        if let Err(e) = conn.await {
+            debug!(error = %e, "HTTP/2 client connection ended");
+        }
+    }));
+    Ok(sender)
+}
+
+/// A TCP connection to `url`'s host and port, by `at`.
+async fn tcp(rt: &dyn Runtime, url: &BoshUrl, at: std::time::Instant) -> io::Result<BoxStream> {
+    let connect = rt.connect_tcp(url.host(), url.port());
+    with_deadline(rt, at, connect)
+        .await
+        .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+}
 
 /// Knobs of the HTTP side.
 #[derive(Debug, Clone)]
@@ -45,6 +196,7 @@ pub(crate) struct HttpSettings {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_idle: usize,
     pub(crate) user_agent: Option<String>,
+    pub(crate) http2: Option<Http2Connections>,
 }
 
 /// Posts bodies to one URL.
@@ -86,6 +238,11 @@ impl HttpClient {
     /// Opens a connection (bounded by the connect timeout) and puts it in
     /// the pool: `connect` uses this to fail fast on a wrong URL.
     pub(crate) async fn warm_up(&self) -> io::Result<()> {
+        if let Some(h2) = &self.settings.http2 {
+            h2.sender(&self.rt, &self.url, self.settings.connect_timeout)
+                .await?;
+            return Ok(());
+        }
         let sender = self.connect().await?;
         self.check_in(sender);
         Ok(())
@@ -96,9 +253,12 @@ impl HttpClient {
     /// request fails before that).
     pub(crate) async fn post(&self, body: Bytes, written: oneshot::Sender<()>) -> Outcome {
         let written = Arc::new(Mutex::new(Some(written)));
+        if let Some(h2) = &self.settings.http2 {
+            return self.post_h2(h2, body, written).await;
+        }
         if let Some(sender) = self.check_out() {
             let once = OnceBody::new(body.clone(), written.clone());
-            match self.exchange(sender, once).await {
+            match self.exchange(Conn::H1(sender), once).await {
                 Ok(outcome) => return outcome,
                 Err(Failed::Later) => return Outcome::TransportFailure,
                 Err(Failed::BeforeResponse) => {
@@ -113,9 +273,36 @@ impl HttpClient {
                 return Outcome::TransportFailure;
             }
         };
-        self.exchange(sender, OnceBody::new(body, written))
+        self.exchange(Conn::H1(sender), OnceBody::new(body, written))
             .await
             .unwrap_or(Outcome::TransportFailure)
+    }
+
+    /// [`post`](Self::post) on a shared h2c connection: a request that
+    /// fails before any response is sent once more (on a new connection if
+    /// its connection closed).
+    async fn post_h2(&self, h2: &Http2Connections, body: Bytes, written: Written) -> Outcome {
+        for attempt in 0..2 {
+            let sender = match h2
+                .sender(&self.rt, &self.url, self.settings.connect_timeout)
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(url = %self.url, error = %e, "cannot connect (HTTP/2)");
+                    return Outcome::TransportFailure;
+                }
+            };
+            let once = OnceBody::new(body.clone(), written.clone());
+            match self.exchange(Conn::H2(sender), once).await {
+                Ok(outcome) => return outcome,
+                Err(Failed::BeforeResponse) if attempt == 0 => {
+                    debug!("HTTP/2 request failed before the response; retrying");
+                }
+                Err(_) => return Outcome::TransportFailure,
+            }
+        }
+        Outcome::TransportFailure
     }
 
     async fn connect(&self) -> io::Result<Sender> {
@@ -124,10 +311,7 @@ impl HttpClient {
             .now()
             .checked_add(self.settings.connect_timeout)
             .unwrap_or_else(|| self.rt.now());
-        let connect = self.rt.connect_tcp(self.url.host(), self.url.port());
-        let stream = with_deadline(&*self.rt, at, connect)
-            .await
-            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let stream = tcp(&*self.rt, &self.url, at).await?;
         let handshake = http1::Builder::new().handshake::<_, OnceBody>(HyperIo::new(stream));
         let (sender, conn) = with_deadline(&*self.rt, at, handshake)
             .await
@@ -171,13 +355,27 @@ impl HttpClient {
         }
     }
 
-    async fn exchange(&self, mut sender: Sender, body: OnceBody) -> Result<Outcome, Failed> {
-        sender.ready().await.map_err(|_| Failed::BeforeResponse)?;
+    async fn exchange(&self, mut conn: Conn, body: OnceBody) -> Result<Outcome, Failed> {
+        let ready = match &mut conn {
+            Conn::H1(sender) => sender.ready().await,
+            Conn::H2(sender) => sender.ready().await,
+        };
+        ready.map_err(|_| Failed::BeforeResponse)?;
         let mut builder = Request::builder()
             .method(Method::POST)
-            .uri(self.url.path_and_query())
-            .header(HOST, self.url.authority())
             .header(CONTENT_TYPE, CONTENT_TYPE_XML);
+        builder = match conn {
+            Conn::H1(_) => builder
+                .uri(self.url.path_and_query())
+                .header(HOST, self.url.authority()),
+            // HTTP/2 carries the scheme and authority as pseudo-header
+            // fields, from an absolute URI (RFC 9113 §8.3.1).
+            Conn::H2(_) => builder.uri(format!(
+                "http://{}{}",
+                self.url.authority(),
+                self.url.path_and_query()
+            )),
+        };
         if let Some(agent) = &self.settings.user_agent {
             builder = builder.header(USER_AGENT, agent.as_str());
         }
@@ -185,7 +383,11 @@ impl HttpClient {
             debug!(error = %e, "cannot build the request");
             Failed::Later
         })?;
-        let response = sender.send_request(request).await.map_err(|e| {
+        let response = match &mut conn {
+            Conn::H1(sender) => sender.send_request(request).await,
+            Conn::H2(sender) => sender.send_request(request).await,
+        };
+        let response = response.map_err(|e| {
             debug!(error = %e, "request failed before a response");
             Failed::BeforeResponse
         })?;
@@ -204,11 +406,21 @@ impl HttpClient {
             }
         };
         trace!(status, bytes = body.len(), "response");
-        if !close {
+        if let Conn::H1(sender) = conn
+            && !close
+        {
             self.check_in(sender);
         }
         Ok(Outcome::Http { status, body })
     }
+}
+
+/// The connection a request goes on.
+enum Conn {
+    /// An HTTP/1.1 connection of this client's, for this request alone.
+    H1(Sender),
+    /// A shared HTTP/2 connection (a new stream).
+    H2(Sender2),
 }
 
 /// Who waits for a request's body to be handed to a connection (shared by

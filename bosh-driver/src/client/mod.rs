@@ -81,6 +81,7 @@ pub use bosh_core::client::{
     ClientConfig, ClientError, DisconnectReason, Event, Failure, SessionParams, SessionState,
     StreamRequest,
 };
+pub use http::Http2Connections;
 pub use url::{BoshUrl, UrlError};
 
 /// Options of a [`BoshClient`]: the session's [`ClientConfig`] and the HTTP
@@ -101,6 +102,10 @@ pub struct ClientOptions {
     /// The `User-Agent` header; `None` sends none. Default
     /// `bosh-driver/<version>`.
     pub user_agent: Option<String>,
+    /// Send every request as a stream of these shared h2c connections
+    /// instead of on HTTP/1.1 connections of this client's own (the
+    /// connection manager must accept h2c). Default `None`.
+    pub http2: Option<Http2Connections>,
 }
 
 impl ClientOptions {
@@ -117,6 +122,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(10),
             max_idle_connections: 2,
             user_agent: Some(concat!("bosh-driver/", env!("CARGO_PKG_VERSION")).to_owned()),
+            http2: None,
         }
     }
 
@@ -126,6 +132,7 @@ impl ClientOptions {
             max_response_bytes: self.max_response_bytes,
             max_idle: self.max_idle_connections,
             user_agent: self.user_agent.clone(),
+            http2: self.http2.clone(),
         }
     }
 }

@@ -1,0 +1,289 @@
+//! HTTP/2 over cleartext TCP with prior knowledge (h2c, RFC 9113 §3.3), for
+//! a reverse proxy in front of the connection manager that speaks it to its
+//! backends. Off unless `http2` is set.
+//!
+//! Why: every BOSH session keeps a request held for up to `wait` seconds.
+//! Over HTTP/1.1 each held request needs a connection of its own, so a
+//! session costs the connection manager two file descriptors (that
+//! connection and its XMPP connection). Over HTTP/2 the held requests of
+//! many sessions are streams of one connection, and a session costs one.
+//!
+//! What a connection does:
+//!
+//! * **Which protocol** ([`sniff`]): the first bytes, read within
+//!   `header_read_timeout`, are compared with the client connection preface
+//!   (RFC 9113 §3.4). They go to the HTTP/1.1 code as soon as they differ
+//!   from it (the first bytes of a `POST` differ at the second byte), so
+//!   HTTP/1.1 clients are served exactly as before.
+//! * **Streams** are served by hyper's HTTP/2 server with the same
+//!   [`BoshService`] as HTTP/1.1: CORS, body limit and `body_read_timeout`,
+//!   sessions. A stream the client resets is a dropped request, and its
+//!   session is told it was aborted, as for a closed HTTP/1.1 connection.
+//! * **Limits**: at most `http2_max_streams` concurrent streams, and a
+//!   header list of at most `max_header_bytes`; hyper's defences against
+//!   reset floods (RFC 9113 §10.5) stay on.
+//! * **Idle**: a connection with no open stream for `header_read_timeout`
+//!   (checked once per period, so closed after one to two periods) is
+//!   closed with `GOAWAY`, like an idle HTTP/1.1 keep-alive connection.
+//! * **Shutdown**: `GOAWAY`, then the streams in progress get their
+//!   answers (the sessions answer `system-shutdown`) and the connection
+//!   closes.
+//! * **After a `GOAWAY`** the connection is dropped if it has not closed
+//!   within another `header_read_timeout` (a client that never answers
+//!   the closing `PING` would otherwise keep it).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+use http::{Request, Response, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use tracing::debug;
+
+use crate::io::{HyperIo, HyperTimer};
+use crate::runtime::{BoxStream, Runtime, with_deadline};
+use crate::service::BoshService;
+
+/// The client connection preface (RFC 9113 §3.4).
+pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What the first bytes of a connection were.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    /// The HTTP/2 preface (the bytes read, preface included).
+    Http2(Vec<u8>),
+    /// Anything else (the bytes read, to be parsed as HTTP/1.1).
+    Http1(Vec<u8>),
+    /// Closed, failed or silent before the protocol was known.
+    Gone,
+}
+
+/// Reads until the first bytes are the HTTP/2 preface or differ from it,
+/// by `deadline`.
+pub(crate) async fn sniff(rt: &dyn Runtime, io: &mut BoxStream, deadline: Instant) -> Sniffed {
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 256];
+        loop {
+            let n = match std::future::poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, &mut chunk))
+                .await
+            {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n.min(chunk.len()),
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() >= PREFACE.len() || !PREFACE.starts_with(&buf) {
+                return true;
+            }
+        }
+    };
+    match with_deadline(rt, deadline, read).await {
+        Some(true) if buf.starts_with(PREFACE) => Sniffed::Http2(buf),
+        Some(true) => Sniffed::Http1(buf),
+        Some(false) | None => {
+            debug!(
+                bytes = buf.len(),
+                "connection closed or silent before a request"
+            );
+            Sniffed::Gone
+        }
+    }
+}
+
+/// A stream that first yields bytes already read from it.
+struct Rewind {
+    head: Vec<u8>,
+    pos: usize,
+    io: BoxStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pos < this.head.len() {
+            let n = (this.head.len() - this.pos).min(buf.len());
+            buf[..n].copy_from_slice(&this.head[this.pos..this.pos + n]);
+            this.pos += n;
+            if this.pos == this.head.len() {
+                this.head = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+}
+
+/// hyper's executor on the [`Runtime`]: every stream's handler is a task.
+#[derive(Clone)]
+pub(crate) struct Exec(pub(crate) Arc<dyn Runtime>);
+
+impl<F> hyper::rt::Executor<F> for Exec
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        self.0.spawn(Box::pin(async move {
+            fut.await;
+        }));
+    }
+}
+
+/// Open streams of one connection, and how many have started.
+#[derive(Default)]
+struct Activity {
+    open: AtomicUsize,
+    started: AtomicU64,
+}
+
+/// Counts one open stream while it lives.
+struct Open(Arc<Activity>);
+
+impl Open {
+    fn enter(activity: &Arc<Activity>) -> Open {
+        activity.open.fetch_add(1, Ordering::Relaxed);
+        activity.started.fetch_add(1, Ordering::Relaxed);
+        Open(activity.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves one h2c connection whose first bytes (`head`, the preface and
+/// maybe more) were already read, until it closes or the server stops.
+pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
+    let shared = service.shared().clone();
+    let rt = shared.rt.clone();
+    let settings = &shared.settings;
+    let idle_after = settings.header_read_timeout;
+    let activity = Arc::new(Activity::default());
+    let handler = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let open = Open::enter(&activity);
+            let service = service.clone();
+            async move {
+                let response = without_connection_fields(service.handle(req).await);
+                drop(open);
+                Ok::<Response<Full<Bytes>>, Infallible>(response)
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http2::Builder::new(Exec(rt.clone()));
+    builder
+        .timer(HyperTimer::new(rt.clone()))
+        .max_concurrent_streams(settings.http2_max_streams)
+        .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    let io = Rewind { head, pos: 0, io };
+    let mut conn = pin!(builder.serve_connection(HyperIo::new(io), handler));
+    let mut stop = pin!(shared.shutdown.wait());
+    let mut stopping = false;
+    let next_check =
+        |rt: &dyn Runtime| rt.now().checked_add(idle_after).unwrap_or_else(|| rt.now());
+    let mut idle_timer = rt.timer(next_check(&*rt));
+    let mut seen = 0u64;
+    let result = std::future::poll_fn(|cx| {
+        if !stopping && stop.as_mut().poll(cx).is_ready() {
+            debug!("HTTP/2 connection: shutting down (GOAWAY)");
+            stopping = true;
+            conn.as_mut().graceful_shutdown();
+            idle_timer.as_mut().reset(next_check(&*rt));
+        }
+        if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        while idle_timer.as_mut().poll(cx).is_ready() {
+            if stopping {
+                // hyper's graceful close waits for the client to answer a
+                // PING after the GOAWAY (RFC 9113 §6.8); one that never
+                // does is not waited for any longer.
+                return Poll::Ready(None);
+            }
+            let started = activity.started.load(Ordering::Relaxed);
+            if activity.open.load(Ordering::Relaxed) == 0 && started == seen {
+                debug!("idle HTTP/2 connection closed after header_read_timeout");
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+                // Poll again: the GOAWAY has to be written.
+                cx.waker().wake_by_ref();
+            } else {
+                seen = started;
+            }
+            idle_timer.as_mut().reset(next_check(&*rt));
+        }
+        Poll::Pending
+    })
+    .await;
+    match result {
+        Some(Ok(())) => {}
+        Some(Err(e)) => debug!(error = %e, "HTTP/2 connection ended with an error"),
+        None => debug!("HTTP/2 connection not closed by the client after GOAWAY; dropped"),
+    }
+}
+
+/// Connection-specific fields are not allowed in HTTP/2 (RFC 9113
+/// §8.2.2); the service sets `Connection: close` on some HTTP/1.1 answers.
+fn without_connection_fields(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response.headers_mut().remove(header::CONNECTION);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9113_3_4_the_preface_is_the_one_the_rfc_gives() {
+        assert_eq!(
+            PREFACE,
+            b"\x50\x52\x49\x20\x2a\x20\x48\x54\x54\x50\x2f\x32\x2e\x30\x0d\x0a\x0d\x0a\x53\x4d\x0d\x0a\x0d\x0a"
+        );
+    }
+
+    #[test]
+    fn connection_fields_are_removed() {
+        let r = Response::builder()
+            .header(header::CONNECTION, "close")
+            .header(header::CONTENT_LENGTH, "0")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let r = without_connection_fields(r);
+        assert!(r.headers().get(header::CONNECTION).is_none());
+        assert_eq!(r.headers()[header::CONTENT_LENGTH], "0");
+    }
+}
