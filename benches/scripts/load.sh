@@ -6,7 +6,12 @@
 # Writes benches/results/load-<date>.md and .jsonl. See benches/LOAD.md.
 #
 # Env knobs: REPS (3: every message run is repeated, interleaved, and the
-# tables give medians), SIZES ("10 100 1000"), IDLE_SESSIONS (9950: 10 000 need over 20 000 fds in bosh-cm, see LOAD.md), IDLE_WAIT (20 s),
+# tables give medians), SIZES ("10 100 1000"), IDLE_SESSIONS (10000),
+# IDLE_WAIT (20 s), IDLE_H2_CONNECTIONS (16: bosh-cm's idle sessions are
+# held over that many shared h2c connections, one descriptor per session;
+# 0 holds them over HTTP/1.1, two descriptors each), IDLE_CM_HTTP1_SESSIONS
+# (9950: bosh-cm is also held over HTTP/1.1 at that many, which fits a
+# 20 000-descriptor limit; 0 skips it),
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
 # SKIP_IDLE=1, CARGO_TARGET_DIR, RATE (unset: closed loop with WINDOW; a
 # number: open loop, each sender sends RATE msg/s on a fixed schedule and
@@ -18,8 +23,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SIZES=${SIZES-"10 100 1000"} # SIZES="" runs only the idle part
-IDLE_SESSIONS=${IDLE_SESSIONS:-9950}
+IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 IDLE_WAIT=${IDLE_WAIT:-20}
+IDLE_H2_CONNECTIONS=${IDLE_H2_CONNECTIONS:-16}
+IDLE_CM_HTTP1_SESSIONS=${IDLE_CM_HTTP1_SESSIONS:-9950}
 USERS=${USERS:-1000}
 REPS=${REPS:-3}
 WINDOW=${WINDOW:-4}
@@ -81,7 +88,7 @@ start_cm() { # name upstream -> sets CM_URL_<name>, CM_PID_<name>
   local name=$1 upstream=$2 port
   port=$(free_port)
   RUST_LOG=warn "$BIN/bosh-cm" --listen "127.0.0.1:$port" --upstream "$upstream" \
-    --max-sessions 100000 --max-wait 120 --inactivity 120 >"$WORK/cm-$name.log" 2>&1 &
+    --max-sessions 100000 --max-wait 120 --inactivity 120 --http2 true >"$WORK/cm-$name.log" 2>&1 &
   local pid=$!
   CM_PIDS+=("$pid")
   for _ in $(seq 1 50); do
@@ -119,21 +126,43 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
+idle_run() { # target sessions [extra bosh-load args...]
+  local t=$1 n=$2
+  shift 2
+  echo "load.sh: idle, $t, $n sessions $*" >&2
+  # shellcheck disable=SC2046
+  "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$n" \
+    --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --timeout-secs 400 --threads 2 "$@" >>"$JSONL" ||
+    echo "load.sh: idle run $t failed" >&2
+  sleep 3
+}
+fresh_cm() { # name: a new bosh-cm process (memory per session is then
+  # measured from a clean process, not one that reuses what earlier runs freed)
+  local name=$1 pid_var="CM_PID_$1" upstream
+  kill -TERM "${!pid_var}" 2>/dev/null || true
+  wait "${!pid_var}" 2>/dev/null || true
+  case $name in prosody) upstream=$PROSODY_C2S ;; ejabberd) upstream=$EJABBERD_C2S ;; esac
+  start_cm "$name" "$upstream"
+}
+
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
-  # Fresh connection managers for the idle run: memory per session is then
-  # measured from a clean process, not from one that reuses what earlier
-  # runs freed.
-  for p in "${CM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${CM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  CM_PIDS=()
-  start_cm prosody "$PROSODY_C2S"
-  start_cm ejabberd "$EJABBERD_C2S"
   for t in $TARGETS; do
-    # shellcheck disable=SC2046
-    "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$IDLE_SESSIONS" \
-      --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --idle-connections 1 --timeout-secs 400 --threads 2 >>"$JSONL" ||
-      echo "load.sh: idle run $t failed" >&2
-    sleep 3
+    case $t in
+      cm-*)
+        if [[ $IDLE_H2_CONNECTIONS != 0 ]]; then
+          fresh_cm "${t#cm-}"
+          idle_run "$t" "$IDLE_SESSIONS" --http2-connections "$IDLE_H2_CONNECTIONS"
+        else
+          fresh_cm "${t#cm-}"
+          idle_run "$t" "$IDLE_SESSIONS" --idle-connections 1
+        fi
+        if [[ $IDLE_H2_CONNECTIONS != 0 && $IDLE_CM_HTTP1_SESSIONS != 0 ]]; then
+          fresh_cm "${t#cm-}"
+          idle_run "$t" "$IDLE_CM_HTTP1_SESSIONS" --idle-connections 1
+        fi
+        ;;
+      *) idle_run "$t" "$IDLE_SESSIONS" --idle-connections 1 ;;
+    esac
   done
 fi
 
@@ -196,13 +225,15 @@ for srv in ("prosody", "ejabberd"):
         tr_s = "n/a (open loop)" if loop_kind(rows) != "closed loop" else f"{f(tr,2)}x"
         out.append(f"| {srv} | {n} | {tr_s} | {f(pr,2)}x |")
 out += ["", "## Idle sessions (long-polling, held two `wait` periods)", "",
-        "| target | sessions | logged in | errors | held s | process | RSS before -> after KiB | KiB per session |",
-        "|---|---:|---:|---:|---:|---|---:|---:|"]
+        "| target | HTTP | sessions | logged in | errors | held s | process | RSS before -> after KiB | KiB per session |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|"]
 for r in rows:
     if r["mode"] != "idle": continue
     for i, p in enumerate(r["rss"]):
         proc = ("bosh-cm" if i == 0 else "server") if r["label"].startswith("cm-") else "server (own BOSH)"
-        out.append(f"| {r['label']} | {r['sessions']} | {r['logged_in']} | {r['errors']} | {f(r['phase_secs'],0)} | {proc} | {p['before_kib']} -> {p['after_kib']} | {f(p['per_session_kib'],2)} |")
+        h2 = r.get("http2_connections")
+        http = f"h2c, {h2} shared connections" if h2 else "HTTP/1.1, 1 connection per session"
+        out.append(f"| {r['label']} | {http} | {r['sessions']} | {r['logged_in']} | {r['errors']} | {f(r['phase_secs'],0)} | {proc} | {p['before_kib']} -> {p['after_kib']} | {f(p['per_session_kib'],2)} |")
 open(md, "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 EOF

@@ -123,11 +123,13 @@ fn num(json: &str, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }
 
-/// bosh-cm in this process, in front of `upstream`; returns its URL.
+/// bosh-cm in this process, in front of `upstream`, accepting h2c as well
+/// as HTTP/1.1; returns its URL.
 fn start_cm(rt: &tokio::runtime::Runtime, upstream: &str) -> String {
     let config = bosh_driver::Config {
         listen: "127.0.0.1:0".to_owned(),
         upstream: Some(upstream.to_owned()),
+        http2: true,
         ..bosh_driver::Config::default()
     };
     let settings = config.validate().expect("valid settings");
@@ -222,6 +224,19 @@ fn bosh_load_idle_mode_holds_long_polls_and_reports_memory_per_session() {
     // Memory is read while every session is held, before `Stop` starts the
     // terminates (found in review: it was read during the teardown).
     assert!(num(&json, "rss_read_us") <= num(&json, "stop_us"), "{json}");
+}
+
+#[test]
+fn bosh_load_over_shared_h2c_connections_delivers_everything_and_holds_idle_sessions() {
+    let json = through_cm(6, &["--messages", "15", "--http2-connections", "2"]);
+    assert_eq!(num(&json, "http2_connections"), 2.0, "{json}");
+    check_message_run(&json, 6.0, 15.0);
+    let idle = ["--wait", "1", "--idle-secs", "3", "--http2-connections", "1"];
+    let json = through_cm(4, &idle);
+    assert_eq!(field(&json, "mode"), "idle", "{json}");
+    assert_eq!(num(&json, "logged_in"), 4.0, "{json}");
+    assert_eq!(num(&json, "errors"), 0.0, "{json}");
+    assert!(num(&json, "phase_secs") >= 3.0, "{json}");
 }
 
 #[test]

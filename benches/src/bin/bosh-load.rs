@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use runtime_tokio::client::{
-    self, ClientOptions, Credentials, Event, EventStream,
+    self, ClientOptions, Credentials, Event, EventStream, Http2Connections,
     xmpp_login::{escape_xml, stanza_info},
 };
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -104,6 +104,12 @@ struct Args {
     /// it so that 10 000 sessions fit under a 20 000 descriptor limit).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=8))]
     idle_connections: u16,
+    /// Send every session's requests as streams of at most N shared h2c
+    /// connections (HTTP/2 with prior knowledge; the target must accept it,
+    /// e.g. `bosh-cm --http2 true`) instead of HTTP/1.1 connections of its
+    /// own. Unset: HTTP/1.1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    http2_connections: Option<u16>,
     /// A label copied into the output (e.g. "prosody" or "bosh-cm+prosody").
     #[arg(long, default_value = "")]
     label: String,
@@ -147,6 +153,8 @@ struct Shared {
     login_gate: Semaphore,
     tag: String,
     body: String,
+    /// The h2c connections every session shares (`--http2-connections`).
+    http2: Option<Http2Connections>,
 }
 
 impl Shared {
@@ -183,7 +191,9 @@ fn main() -> ExitCode {
     // Up to 2 HTTP connections per session in flight, `idle_connections`
     // kept between requests.
     let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
-    let per_session = if args.idle_secs.is_some() {
+    let per_session = if args.http2_connections.is_some() {
+        0
+    } else if args.idle_secs.is_some() {
         usize::from(args.idle_connections)
     } else {
         2
@@ -243,6 +253,9 @@ async fn run(args: Args) -> ExitCode {
         login_gate: Semaphore::new(args.login_concurrency.max(1)),
         tag,
         body: "x".repeat(args.body_bytes),
+        http2: args
+            .http2_connections
+            .map(|n| Http2Connections::new(usize::from(n))),
         args: args.clone(),
     });
 
@@ -453,7 +466,7 @@ async fn run(args: Args) -> ExitCode {
     let errors_json: Vec<String> = errors.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     let json = format!(
         "{{\"label\":\"{}\",\"url\":\"{}\",\"mode\":\"{mode}\",\"sessions\":{n},\"logged_in\":{logged_in},\
-         \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
+         \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"http2_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
          \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss},\
@@ -465,6 +478,7 @@ async fn run(args: Args) -> ExitCode {
         args.window,
         args.rate.map_or("null".to_owned(), |r| r.to_string()),
         args.idle_connections,
+        args.http2_connections.map_or("null".to_owned(), |n| n.to_string()),
         args.wait,
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
         ramp_secs,
@@ -576,6 +590,7 @@ async fn session(
             let mut options = ClientOptions::new(args.domain.clone());
             options.session.wait = args.wait;
             options.max_idle_connections = usize::from(args.idle_connections);
+            options.http2 = shared.http2.clone();
             let (client, mut events) = match client::connect(&args.url, options).await {
                 Ok(c) => c,
                 Err(_) if attempt < args.login_attempts => continue,
