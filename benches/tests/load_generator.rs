@@ -231,7 +231,14 @@ fn bosh_load_over_shared_h2c_connections_delivers_everything_and_holds_idle_sess
     let json = through_cm(6, &["--messages", "15", "--http2-connections", "2"]);
     assert_eq!(num(&json, "http2_connections"), 2.0, "{json}");
     check_message_run(&json, 6.0, 15.0);
-    let idle = ["--wait", "1", "--idle-secs", "3", "--http2-connections", "1"];
+    let idle = [
+        "--wait",
+        "1",
+        "--idle-secs",
+        "3",
+        "--http2-connections",
+        "1",
+    ];
     let json = through_cm(4, &idle);
     assert_eq!(field(&json, "mode"), "idle", "{json}");
     assert_eq!(num(&json, "logged_in"), 4.0, "{json}");

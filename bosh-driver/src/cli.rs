@@ -35,7 +35,9 @@
 //! limit to its hard limit (the soft limit is often 1024 while the hard one
 //! is far higher) and warns when `max_sessions` cannot fit under it: every
 //! session holds at least two descriptors, its held HTTP request and its
-//! upstream c2s connection. Past the limit, new sessions are answered
+//! upstream c2s connection (one with `http2`, when a proxy carries the held
+//! requests as streams of a few h2c connections; the warning still counts
+//! two, since HTTP/1.1 clients are served too). Past the limit, new sessions are answered
 //! `remote-connection-failed` and new connections wait in the listen
 //! backlog (logged as `accept failed`).
 

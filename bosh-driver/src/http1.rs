@@ -1038,7 +1038,7 @@ pub(crate) fn read_requests(input: &[u8], piece: usize, limits: &Limits) -> Vec<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn head(raw: &str) -> Result<Box<Head>, Refusal> {
@@ -1270,7 +1270,7 @@ mod tests {
     /// A runtime whose timers have all expired (and which never spawns or
     /// connects).
     #[derive(Debug)]
-    struct ExpiredRuntime;
+    pub(crate) struct ExpiredRuntime;
 
     struct Expired;
 

@@ -33,6 +33,7 @@
 //!   the closing `PING` would otherwise keep it).
 
 use std::convert::Infallible;
+use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
@@ -44,13 +45,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use http::{Request, Response, header};
+use http_body::Body as HttpBody;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::debug;
 
 use crate::io::{HyperIo, HyperTimer};
 use crate::runtime::{BoxStream, Runtime, with_deadline};
-use crate::service::BoshService;
+use crate::service::{Begin, BoshService};
 
 /// The client connection preface (RFC 9113 §3.4).
 pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -198,7 +200,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
             let open = Open::enter(&activity);
             let service = service.clone();
             async move {
-                let response = without_connection_fields(service.handle(req).await);
+                let response = without_connection_fields(answer(service, req).await);
                 drop(open);
                 Ok::<Response<Full<Bytes>>, Infallible>(response)
             }
@@ -256,6 +258,35 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     }
 }
 
+/// [`BoshService::handle`] split so that a held request keeps little:
+/// hyper keeps each stream's handler for the stream's whole life, and a
+/// session keeps a request held almost all the time. The head is looked at
+/// before the future is made (so the future never holds it), and the body
+/// read and the wait for the answer are boxed futures, each freed when
+/// done (the HTTP/1.1 code does the same, see
+/// `http1::tests::idle_session_futures_stay_small`).
+fn answer<B>(service: BoshService, req: Request<B>) -> impl Future<Output = Response<Full<Bytes>>>
+where
+    B: HttpBody<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let begin = match service.begin(&parts) {
+        Begin::Answer(response) => Err(Box::new(response)),
+        Begin::Post(cors) => Ok(cors),
+    };
+    drop(parts);
+    async move {
+        match begin {
+            Err(response) => *response,
+            Ok(cors) => {
+                let body = Box::pin(service.read_body(body)).await;
+                Box::pin(service.post(cors, body)).await
+            }
+        }
+    }
+}
+
 /// Connection-specific fields are not allowed in HTTP/2 (RFC 9113
 /// §8.2.2); the service sets `Connection: close` on some HTTP/1.1 answers.
 fn without_connection_fields(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
@@ -273,6 +304,16 @@ mod tests {
             PREFACE,
             b"\x50\x52\x49\x20\x2a\x20\x48\x54\x54\x50\x2f\x32\x2e\x30\x0d\x0a\x0d\x0a\x53\x4d\x0d\x0a\x0d\x0a"
         );
+    }
+
+    #[test]
+    fn a_held_streams_handler_stays_small() {
+        let settings = crate::Config::default().validate().unwrap();
+        let rt = std::sync::Arc::new(crate::http1::tests::ExpiredRuntime);
+        let service = BoshService::new(rt, settings).unwrap();
+        let body = http_body_util::Full::new(Bytes::new());
+        let size = std::mem::size_of_val(&answer(service, Request::new(body)));
+        assert!(size <= 256, "stream handler future: {size} bytes");
     }
 
     #[test]

@@ -377,7 +377,7 @@ impl BoshService {
 
     /// Reads a `POST` body from hyper (or any `http_body`), bounded by
     /// `max_body` and `body_read_timeout`.
-    async fn read_body<B>(&self, body: B) -> BodyOutcome
+    pub(crate) async fn read_body<B>(&self, body: B) -> BodyOutcome
     where
         B: HttpBody<Data = Bytes> + Send,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,

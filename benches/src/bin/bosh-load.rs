@@ -478,7 +478,8 @@ async fn run(args: Args) -> ExitCode {
         args.window,
         args.rate.map_or("null".to_owned(), |r| r.to_string()),
         args.idle_connections,
-        args.http2_connections.map_or("null".to_owned(), |n| n.to_string()),
+        args.http2_connections
+            .map_or("null".to_owned(), |n| n.to_string()),
         args.wait,
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
         ramp_secs,

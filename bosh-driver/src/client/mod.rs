@@ -43,7 +43,9 @@
 //! - **Connections**: at most one request per connection at a time; idle
 //!   keep-alive connections are kept (at most
 //!   [`ClientOptions::max_idle_connections`]) and reused. Aborting a request
-//!   closes its connection.
+//!   closes its connection. With [`ClientOptions::http2`] the requests are
+//!   instead streams of h2c connections shared with other clients
+//!   ([`Http2Connections`]), and aborting one resets its stream.
 //! - **Fail fast**: `connect` and `attach` open the first TCP connection
 //!   before starting the session (bounded by
 //!   [`ClientOptions::connect_timeout`]), so a wrong URL is an error at once
