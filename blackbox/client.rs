@@ -668,6 +668,45 @@ fn keep_alive_connections_are_reused() {
     });
 }
 
+/// A TCP relay to `to` that counts the connections it accepts (one thread
+/// per direction per connection; the threads end with the connections).
+struct TcpRelay {
+    addr: SocketAddr,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TcpRelay {
+    fn start(to: SocketAddr) -> TcpRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = TcpStream::connect(to) else {
+                    return;
+                };
+                for (mut from, mut into) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(Shutdown::Write);
+                    });
+                }
+            }
+        });
+        TcpRelay { addr, accepted }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
 /// Sessions whose requests are streams of one shared h2c connection
 /// (RFC 9113 §3.3): three held at once, which no single HTTP/1.1
 /// connection could carry; the same listener still serves HTTP/1.1.
@@ -680,12 +719,15 @@ fn rfc9113_3_3_sessions_share_one_h2c_connection() {
             ..test_config(fake.addr)
         })
         .await;
+        let relay = TcpRelay::start(cm.addr);
         let shared = Http2Connections::new(1);
         let mut sessions = Vec::new();
         for _ in 0..3 {
             let mut o = options();
             o.http2 = Some(shared.clone());
-            let (c, mut events) = connect(&url(cm.addr), o).await.expect("connect over h2c");
+            let (c, mut events) = connect(&url(relay.addr), o)
+                .await
+                .expect("connect over h2c");
             expect(&mut events, features_containing("PLAIN")).await;
             sessions.push((c, events, fake.next_conn()));
         }
@@ -705,7 +747,8 @@ fn rfc9113_3_3_sessions_share_one_h2c_connection() {
             assert_eq!(expect_end(&mut events).await, DisconnectReason::Terminated);
             conn.wait_for("</stream:stream>");
         }
-        assert_eq!(shared.connections(), 1, "the connection stayed open");
+        assert_eq!(shared.connections(), 1);
+        assert_eq!(relay.accepted(), 1, "one TCP connection carried it all");
     });
 }
 

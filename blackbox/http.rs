@@ -705,11 +705,48 @@ fn settings_from_a_config_file_with_flags_overriding_it() {
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const H2_SETTINGS: u8 = 0x4;
 const H2_GOAWAY: u8 = 0x7;
+const H2_DATA: u8 = 0x0;
+const H2_HEADERS: u8 = 0x1;
+const H2_END_STREAM: u8 = 0x1;
+const H2_END_HEADERS: u8 = 0x4;
+
+/// A HEADERS frame for a request on `stream`, its fields as HPACK literals
+/// without indexing (RFC 7541 §6.2.2).
+fn h2_request(stream: u32, method: &str, end_stream: bool) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in [
+        (":method", method),
+        (":scheme", "http"),
+        (":path", "/http-bind"),
+        (":authority", "127.0.0.1"),
+    ] {
+        block.push(0);
+        for s in [name, value] {
+            block.push(u8::try_from(s.len()).unwrap());
+            block.extend_from_slice(s.as_bytes());
+        }
+    }
+    let flags = H2_END_HEADERS | if end_stream { H2_END_STREAM } else { 0 };
+    h2_frame(H2_HEADERS, flags, stream, &block)
+}
+
+/// A connection that has sent the preface, its SETTINGS and the ack of the
+/// server's.
+fn h2_connect(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = connect(addr);
+    let mut hello = H2_PREFACE.to_vec();
+    hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    hello.extend(h2_frame(H2_SETTINGS, 1, 0, &[]));
+    s.write_all(&hello).unwrap();
+    s
+}
 
 /// One HTTP/2 frame: type, flags, stream id, payload (RFC 9113 §4.1).
 struct H2Frame {
     kind: u8,
     flags: u8,
+    stream: u32,
     payload: Vec<u8>,
 }
 
@@ -752,6 +789,7 @@ fn read_h2_frame(stream: &mut std::net::TcpStream, deadline: Instant) -> Option<
     Some(H2Frame {
         kind: head[3],
         flags: head[4],
+        stream: u32::from_be_bytes([head[5] & 0x7f, head[6], head[7], head[8]]),
         payload,
     })
 }
@@ -824,4 +862,64 @@ fn rfc9113_3_3_without_http2_the_preface_is_refused_and_http11_still_works_with_
     s.write_all(b"PRI /http-bind HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s).status, 405);
+}
+
+#[test]
+fn rfc9110_9_3_2_head_over_h2c_has_no_content_and_get_has_the_page() {
+    use std::io::Write;
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(CmArgs::test(fake.addr).set("--http2", "true"));
+    let mut s = h2_connect(cm.addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    s.write_all(&h2_request(1, "HEAD", true)).unwrap();
+    s.write_all(&h2_request(3, "GET", true)).unwrap();
+    let (mut head_done, mut get_bytes, mut get_done) = (false, 0, false);
+    while !(head_done && get_done) {
+        let f = read_h2_frame(&mut s, deadline).expect("the answers");
+        match (f.stream, f.kind) {
+            (1, H2_HEADERS) => {
+                assert_ne!(f.flags & H2_END_STREAM, 0, "HEAD: headers end the stream");
+                head_done = true;
+            }
+            (1, H2_DATA) => panic!("content in an answer to HEAD"),
+            (3, H2_HEADERS) => assert_eq!(f.flags & H2_END_STREAM, 0, "GET has content"),
+            (3, H2_DATA) => {
+                get_bytes += f.payload.len();
+                get_done |= f.flags & H2_END_STREAM != 0;
+            }
+            _ => {}
+        }
+    }
+    assert!(get_bytes > 0);
+}
+
+#[test]
+fn rfc9113_6_8_a_stream_opened_after_an_idle_goaway_is_still_answered() {
+    use std::io::Write;
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(
+        CmArgs::test(fake.addr)
+            .set("--http2", "true")
+            .set("--header-read-timeout", 1)
+            .set("--body-read-timeout", 3),
+    );
+    let mut s = h2_connect(cm.addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_h2_frame(&mut s, deadline)
+        .expect("GOAWAY before the end")
+        .kind
+        != H2_GOAWAY
+    {}
+    // The first GOAWAY still accepts new streams (the closing PING is not
+    // answered here): a POST whose body never comes is answered 408 after
+    // body_read_timeout, two idle periods later, not cut off.
+    s.write_all(&h2_request(1, "POST", false)).unwrap();
+    let mut answered = false;
+    while let Some(f) = read_h2_frame(&mut s, deadline) {
+        answered |= f.stream == 1 && f.kind == H2_HEADERS;
+    }
+    assert!(
+        answered,
+        "the stream got its answer before the connection ended"
+    );
 }

@@ -370,8 +370,15 @@ impl Conn {
 }
 
 /// Serves one connection until it closes, fails, or the server stops.
-/// `read` holds the bytes already read from it (by the HTTP/2 sniffing).
-pub(crate) async fn serve(service: BoshService, stream: BoxStream, read: Vec<u8>) {
+/// `read` holds the bytes already read from it (by the HTTP/2 sniffing),
+/// and `first_head_by` the deadline of the first head when it started
+/// earlier than now.
+pub(crate) async fn serve(
+    service: BoshService,
+    stream: BoxStream,
+    read: Vec<u8>,
+    mut first_head_by: Option<Instant>,
+) {
     let shared = service.shared().clone();
     let rt = shared.rt.clone();
     let limits = Limits::of(&shared.settings);
@@ -382,9 +389,12 @@ pub(crate) async fn serve(service: BoshService, stream: BoxStream, read: Vec<u8>
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopped = false;
     loop {
+        let head_by = first_head_by
+            .take()
+            .unwrap_or_else(|| deadline(&*rt, limits.header_read_timeout));
         let head = with_deadline(
             &*rt,
-            deadline(&*rt, limits.header_read_timeout),
+            head_by,
             conn.read_head(&limits, stop.as_mut(), &mut stopped),
         )
         .await;
@@ -1364,8 +1374,12 @@ pub(crate) mod tests {
     fn idle_session_futures_stay_small() {
         let settings = crate::Config::default().validate().unwrap();
         let service = BoshService::new(std::sync::Arc::new(ExpiredRuntime), settings).unwrap();
-        let serve_size =
-            std::mem::size_of_val(&serve(service.clone(), Box::new(NoStream), Vec::new()));
+        let serve_size = std::mem::size_of_val(&serve(
+            service.clone(),
+            Box::new(NoStream),
+            Vec::new(),
+            None,
+        ));
         assert!(serve_size <= 768, "connection future: {serve_size} bytes");
         let mut conn = Conn {
             io: Box::new(NoStream),

@@ -28,9 +28,12 @@
 //! * **Shutdown**: `GOAWAY`, then the streams in progress get their
 //!   answers (the sessions answer `system-shutdown`) and the connection
 //!   closes.
-//! * **After a `GOAWAY`** the connection is dropped if it has not closed
-//!   within another `header_read_timeout` (a client that never answers
-//!   the closing `PING` would otherwise keep it).
+//! * **After a `GOAWAY`** streams the client opens before it acknowledges
+//!   the closing `PING` are still served; the connection is dropped at the
+//!   first check that finds it quiet again (a client that never answers
+//!   the `PING` would otherwise keep it). A stream counts as open until its
+//!   handler returns the answer, so an answer that a client reads very
+//!   slowly has at least one period to be sent.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -44,7 +47,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use http::{Request, Response, header};
+use http::{Method, Request, Response, header};
 use http_body::Body as HttpBody;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -69,15 +72,28 @@ pub(crate) enum Sniffed {
 }
 
 /// Reads until the first bytes are the HTTP/2 preface or differ from it,
-/// by `deadline`.
-pub(crate) async fn sniff(rt: &dyn Runtime, io: &mut BoxStream, deadline: Instant) -> Sniffed {
+/// by `deadline`, or until `stop` (the server's shutdown) with nothing read.
+/// Bytes that arrived before the deadline but did not decide go to the
+/// HTTP/1.1 code, whose deadline for the first head is the same one (so it
+/// answers 408 at once).
+pub(crate) async fn sniff(
+    rt: &dyn Runtime,
+    io: &mut BoxStream,
+    deadline: Instant,
+    stop: impl Future<Output = ()>,
+) -> Sniffed {
     let mut buf = Vec::new();
+    let mut stop = pin!(stop);
     let read = async {
         let mut chunk = [0u8; 256];
         loop {
-            let n = match std::future::poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, &mut chunk))
-                .await
-            {
+            let read = std::future::poll_fn(|cx| {
+                if buf.is_empty() && stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(0));
+                }
+                Pin::new(&mut *io).poll_read(cx, &mut chunk)
+            });
+            let n = match read.await {
                 Ok(0) | Err(_) => return false,
                 Ok(n) => n.min(chunk.len()),
             };
@@ -90,10 +106,11 @@ pub(crate) async fn sniff(rt: &dyn Runtime, io: &mut BoxStream, deadline: Instan
     match with_deadline(rt, deadline, read).await {
         Some(true) if buf.starts_with(PREFACE) => Sniffed::Http2(buf),
         Some(true) => Sniffed::Http1(buf),
+        None if !buf.is_empty() => Sniffed::Http1(buf),
         Some(false) | None => {
             debug!(
                 bytes = buf.len(),
-                "connection closed or silent before a request"
+                "connection closed, silent or stopped before a request"
             );
             Sniffed::Gone
         }
@@ -217,36 +234,38 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     let mut stopping = false;
     let next_check =
         |rt: &dyn Runtime| rt.now().checked_add(idle_after).unwrap_or_else(|| rt.now());
-    let mut idle_timer = rt.timer(next_check(&*rt));
+    let mut timer = rt.timer(next_check(&*rt));
     let mut seen = 0u64;
     let result = std::future::poll_fn(|cx| {
         if !stopping && stop.as_mut().poll(cx).is_ready() {
             debug!("HTTP/2 connection: shutting down (GOAWAY)");
             stopping = true;
             conn.as_mut().graceful_shutdown();
-            idle_timer.as_mut().reset(next_check(&*rt));
         }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(result));
         }
-        while idle_timer.as_mut().poll(cx).is_ready() {
-            if stopping {
+        // Once per period: quiet if no stream was open at the tick and none
+        // started since the last one.
+        while timer.as_mut().poll(cx).is_ready() {
+            let started = activity.started.load(Ordering::Relaxed);
+            let quiet = activity.open.load(Ordering::Relaxed) == 0 && started == seen;
+            seen = started;
+            if quiet && stopping {
                 // hyper's graceful close waits for the client to answer a
-                // PING after the GOAWAY (RFC 9113 §6.8); one that never
-                // does is not waited for any longer.
+                // PING after the GOAWAY (RFC 9113 §6.8), and streams it
+                // opens meanwhile are served; a client that does neither
+                // is not waited for any longer.
                 return Poll::Ready(None);
             }
-            let started = activity.started.load(Ordering::Relaxed);
-            if activity.open.load(Ordering::Relaxed) == 0 && started == seen {
+            if quiet {
                 debug!("idle HTTP/2 connection closed after header_read_timeout");
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
                 // Poll again: the GOAWAY has to be written.
                 cx.waker().wake_by_ref();
-            } else {
-                seen = started;
             }
-            idle_timer.as_mut().reset(next_check(&*rt));
+            timer.as_mut().reset(next_check(&*rt));
         }
         Poll::Pending
     })
@@ -272,6 +291,11 @@ where
 {
     let (parts, body) = req.into_parts();
     let begin = match service.begin(&parts) {
+        // An answer to HEAD has no content (RFC 9110 §9.3.2), and hyper's
+        // HTTP/2 server does not drop it (the HTTP/1.1 code does).
+        Begin::Answer(response) if parts.method == Method::HEAD => {
+            Err(Box::new(response.map(|_| Full::new(Bytes::new()))))
+        }
         Begin::Answer(response) => Err(Box::new(response)),
         Begin::Post(cors) => Ok(cors),
     };

@@ -176,15 +176,17 @@ async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: Wa
             .now()
             .checked_add(settings.header_read_timeout)
             .unwrap_or_else(|| rt.now());
-        match http2::sniff(&*rt, &mut stream, deadline).await {
+        let stop = service.shared().shutdown.wait();
+        match http2::sniff(&*rt, &mut stream, deadline, stop).await {
             // Boxed: hyper's connection state is large, and an HTTP/1.1
             // connection's task should not carry room for it.
             Sniffed::Http2(read) => Box::pin(http2::serve(service, stream, read)).await,
-            Sniffed::Http1(read) => http1::serve(service, stream, read).await,
+            // The first head is due by the same deadline.
+            Sniffed::Http1(read) => http1::serve(service, stream, read, Some(deadline)).await,
             Sniffed::Gone => {}
         }
     } else {
-        http1::serve(service, stream, Vec::new()).await;
+        http1::serve(service, stream, Vec::new(), None).await;
     }
     drop(guard);
 }

@@ -132,19 +132,20 @@ impl Http2Connections {
         }
     }
 
-    /// A sender on an open connection to `url`: one more try on a new
-    /// connection if the picked one turns out closed or failed.
+    /// A sender on an open connection to `url` (and that connection's
+    /// slot): one more try on a new connection if the picked one turns out
+    /// closed or failed.
     async fn sender(
         &self,
         rt: &Arc<dyn Runtime>,
         url: &BoshUrl,
         timeout: Duration,
-    ) -> io::Result<Sender2> {
+    ) -> io::Result<(Sender2, Connecting)> {
         let mut last = None;
         for _ in 0..2 {
             let connecting = self.pick(rt, url, timeout);
             match connecting.clone().await {
-                Ok(sender) if !sender.is_closed() => return Ok(sender),
+                Ok(sender) if !sender.is_closed() => return Ok((sender, connecting)),
                 Ok(_) => last = Some(Arc::from("connection closed")),
                 Err(e) => last = Some(e),
             }
@@ -155,6 +156,9 @@ impl Http2Connections {
         ))
     }
 }
+
+/// How often an h2c connection is checked with a PING.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Opens one h2c connection and spawns its driver.
 async fn connect_h2(
@@ -167,7 +171,15 @@ async fn connect_h2(
         .await
         .map_err(|e| Arc::from(e.to_string()))?;
     let mut builder = http2::Builder::new(Exec(rt.clone()));
-    builder.timer(HyperTimer::new(rt.clone()));
+    // A connection whose peer vanished without a FIN or RST (a crash, a NAT
+    // timeout) is found by a PING that goes unanswered, and then closed
+    // and replaced; over HTTP/1.1 the session's abort of a request that
+    // timed out closes its connection instead.
+    builder
+        .timer(HyperTimer::new(rt.clone()))
+        .keep_alive_interval(H2_PING_INTERVAL)
+        .keep_alive_timeout(timeout)
+        .keep_alive_while_idle(true);
     let handshake = builder.handshake::<_, OnceBody>(HyperIo::new(stream));
     let (sender, conn) = with_deadline(&*rt, at, handshake)
         .await
@@ -239,7 +251,8 @@ impl HttpClient {
     /// the pool: `connect` uses this to fail fast on a wrong URL.
     pub(crate) async fn warm_up(&self) -> io::Result<()> {
         if let Some(h2) = &self.settings.http2 {
-            h2.sender(&self.rt, &self.url, self.settings.connect_timeout)
+            let _open = h2
+                .sender(&self.rt, &self.url, self.settings.connect_timeout)
                 .await?;
             return Ok(());
         }
@@ -279,11 +292,11 @@ impl HttpClient {
     }
 
     /// [`post`](Self::post) on a shared h2c connection: a request that
-    /// fails before any response is sent once more (on a new connection if
-    /// its connection closed).
+    /// fails before any response is sent once more, on a new connection
+    /// (the one it failed on may be closing, e.g. after a `GOAWAY`).
     async fn post_h2(&self, h2: &Http2Connections, body: Bytes, written: Written) -> Outcome {
         for attempt in 0..2 {
-            let sender = match h2
+            let (sender, slot) = match h2
                 .sender(&self.rt, &self.url, self.settings.connect_timeout)
                 .await
             {
@@ -298,6 +311,7 @@ impl HttpClient {
                 Ok(outcome) => return outcome,
                 Err(Failed::BeforeResponse) if attempt == 0 => {
                     debug!("HTTP/2 request failed before the response; retrying");
+                    h2.forget(&self.url, &slot);
                 }
                 Err(_) => return Outcome::TransportFailure,
             }
