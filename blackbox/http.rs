@@ -923,3 +923,51 @@ fn rfc9113_6_8_a_stream_opened_after_an_idle_goaway_is_still_answered() {
         "the stream got its answer before the connection ended"
     );
 }
+
+#[test]
+fn sigterm_with_http2_answers_held_h2c_streams_and_does_not_wait_for_silent_connections() {
+    use std::io::Write;
+    let mut fake = FakeXmpp::start(Mode::Echo);
+    let mut cm = start_cm(
+        CmArgs::test(fake.addr)
+            .set("--http2", "true")
+            .set("--max-wait", 30),
+    );
+    let (sid, rid, _conn) = create_session(cm.addr, &mut fake);
+    // A connection that never sends a byte (the protocol is not known yet).
+    let _silent = connect(cm.addr);
+    // An empty poll held on an h2c stream.
+    let mut s = h2_connect(cm.addr);
+    let mut poll = h2_request(1, "POST", false);
+    poll.extend(h2_frame(
+        H2_DATA,
+        H2_END_STREAM,
+        1,
+        empty(&sid, rid).as_bytes(),
+    ));
+    s.write_all(&poll).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    cm.terminate();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut body, mut goaway) = (Vec::new(), false);
+    while let Some(f) = read_h2_frame(&mut s, deadline) {
+        goaway |= f.kind == H2_GOAWAY;
+        if (f.stream, f.kind) == (1, H2_DATA) {
+            body.extend_from_slice(&f.payload);
+        }
+    }
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("system-shutdown"), "{body}");
+    assert!(goaway, "GOAWAY before the end");
+    let status = cm
+        .wait_exit(Duration::from_secs(6))
+        .expect("the server stops within the grace period");
+    assert!(status.success(), "exit status {status:?}\n{}", cm.log());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}: the silent connection held the shutdown\n{}",
+        start.elapsed(),
+        cm.log()
+    );
+}

@@ -27,7 +27,8 @@
 //!   closed with `GOAWAY`, like an idle HTTP/1.1 keep-alive connection.
 //! * **Shutdown**: `GOAWAY`, then the streams in progress get their
 //!   answers (the sessions answer `system-shutdown`) and the connection
-//!   closes.
+//!   closes; it is checked every 250 ms meanwhile, and dropped at the first
+//!   check that finds it quiet.
 //! * **After a `GOAWAY`** streams the client opens before it acknowledges
 //!   the closing `PING` are still served; the connection is dropped at the
 //!   first check that finds it quiet again (a client that never answers
@@ -43,7 +44,7 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -56,6 +57,10 @@ use tracing::debug;
 use crate::io::{HyperIo, HyperTimer};
 use crate::runtime::{BoxStream, Runtime, with_deadline};
 use crate::service::{Begin, BoshService};
+
+/// How often a connection is checked for being quiet once the server is
+/// shutting down.
+const SHUTDOWN_CHECK: Duration = Duration::from_millis(250);
 
 /// The client connection preface (RFC 9113 §3.4).
 pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -232,15 +237,22 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     let mut conn = pin!(builder.serve_connection(HyperIo::new(io), handler));
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopping = false;
-    let next_check =
-        |rt: &dyn Runtime| rt.now().checked_add(idle_after).unwrap_or_else(|| rt.now());
-    let mut timer = rt.timer(next_check(&*rt));
+    let mut period = idle_after;
+    let next_check = |rt: &dyn Runtime, period: Duration| {
+        rt.now().checked_add(period).unwrap_or_else(|| rt.now())
+    };
+    let mut timer = rt.timer(next_check(&*rt, period));
     let mut seen = 0u64;
     let result = std::future::poll_fn(|cx| {
         if !stopping && stop.as_mut().poll(cx).is_ready() {
             debug!("HTTP/2 connection: shutting down (GOAWAY)");
             stopping = true;
             conn.as_mut().graceful_shutdown();
+            // The server is waiting: check often, so that a client that
+            // does not answer the closing PING costs a moment, not a
+            // period (the answers in progress are written meanwhile).
+            period = SHUTDOWN_CHECK.min(idle_after);
+            timer.as_mut().reset(next_check(&*rt, period));
         }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(result));
@@ -265,7 +277,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
                 // Poll again: the GOAWAY has to be written.
                 cx.waker().wake_by_ref();
             }
-            timer.as_mut().reset(next_check(&*rt));
+            timer.as_mut().reset(next_check(&*rt, period));
         }
         Poll::Pending
     })
