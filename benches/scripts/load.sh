@@ -10,8 +10,8 @@
 # IDLE_WAIT (20 s), IDLE_H2_CONNECTIONS (16: bosh-cm's idle sessions are
 # held over that many shared h2c connections, one descriptor per session;
 # 0 holds them over HTTP/1.1, two descriptors each), IDLE_CM_HTTP1_SESSIONS
-# (9950: bosh-cm is also held over HTTP/1.1 at that many, which fits a
-# 20 000-descriptor limit; 0 skips it),
+# (9900: bosh-cm is also held over HTTP/1.1 at that many, which fits a
+# 20 000-descriptor limit with room for the ramp; 0 skips it),
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
 # SKIP_IDLE=1, CARGO_TARGET_DIR, RATE (unset: closed loop with WINDOW; a
 # number: open loop, each sender sends RATE msg/s on a fixed schedule and
@@ -26,7 +26,7 @@ SIZES=${SIZES-"10 100 1000"} # SIZES="" runs only the idle part
 IDLE_SESSIONS=${IDLE_SESSIONS:-10000}
 IDLE_WAIT=${IDLE_WAIT:-20}
 IDLE_H2_CONNECTIONS=${IDLE_H2_CONNECTIONS:-16}
-IDLE_CM_HTTP1_SESSIONS=${IDLE_CM_HTTP1_SESSIONS:-9950}
+IDLE_CM_HTTP1_SESSIONS=${IDLE_CM_HTTP1_SESSIONS:-9900}
 USERS=${USERS:-1000}
 REPS=${REPS:-3}
 WINDOW=${WINDOW:-4}
@@ -63,6 +63,11 @@ cleanup() {
     kill -KILL "$PEERS_PID" 2>/dev/null
     wait "$PEERS_PID" 2>/dev/null
   fi
+  for log in "$WORK"/cm-*.log; do # bosh-cm's warnings (e.g. out of descriptors)
+    [[ -s $log ]] || continue
+    echo "load.sh: $(basename "$log"): $(grep -c ' WARN ' "$log") warnings, by kind:" >&2
+    grep ' WARN ' "$log" | grep -v 'max_sessions does not fit' | cut -d' ' -f3- | cut -c1-90 | sort | uniq -c | sort -rn | head -5 >&2
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -84,11 +89,12 @@ eval "$(grep '^[A-Z0-9_]*=' "$WORK/peers.out")"
 echo "load.sh: prosody pid $PROSODY_PID c2s $PROSODY_C2S; ejabberd pid $EJABBERD_PID c2s $EJABBERD_C2S" >&2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_cm() { # name upstream -> sets CM_URL_<name>, CM_PID_<name>
+start_cm() { # name upstream [flags...] -> sets CM_URL_<name>, CM_PID_<name>
   local name=$1 upstream=$2 port
+  shift 2
   port=$(free_port)
   RUST_LOG=warn "$BIN/bosh-cm" --listen "127.0.0.1:$port" --upstream "$upstream" \
-    --max-sessions 100000 --max-wait 120 --inactivity 120 --http2 true >"$WORK/cm-$name.log" 2>&1 &
+    --max-sessions 100000 --max-wait 120 --inactivity 120 "$@" >>"$WORK/cm-$name.log" 2>&1 &
   local pid=$!
   CM_PIDS+=("$pid")
   for _ in $(seq 1 50); do
@@ -136,13 +142,14 @@ idle_run() { # target sessions [extra bosh-load args...]
     echo "load.sh: idle run $t failed" >&2
   sleep 3
 }
-fresh_cm() { # name: a new bosh-cm process (memory per session is then
-  # measured from a clean process, not one that reuses what earlier runs freed)
+fresh_cm() { # name: a new bosh-cm process, accepting h2c too (memory per
+  # session is then measured from a clean process, not one that reuses what
+  # earlier runs freed)
   local name=$1 pid_var="CM_PID_$1" upstream
   kill -TERM "${!pid_var}" 2>/dev/null || true
   wait "${!pid_var}" 2>/dev/null || true
   case $name in prosody) upstream=$PROSODY_C2S ;; ejabberd) upstream=$EJABBERD_C2S ;; esac
-  start_cm "$name" "$upstream"
+  start_cm "$name" "$upstream" --http2 true
 }
 
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
