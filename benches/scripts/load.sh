@@ -57,17 +57,17 @@ cleanup() {
   set +e
   for p in "${CM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${CM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  for log in "$WORK"/cm-*.log; do # bosh-cm's warnings (e.g. out of descriptors)
+    [[ -s $log ]] || continue
+    echo "load.sh: $(basename "$log"): $(grep -c ' WARN ' "$log") warnings, by kind:" >&2
+    grep ' WARN ' "$log" | grep -v 'max_sessions does not fit' | cut -d' ' -f3- | cut -c1-90 | sort | uniq -c | sort -rn | head -5 >&2
+  done
   exec 3>&- 2>/dev/null # EOF on load-peers' stdin: it stops both servers
   if [[ -n $PEERS_PID ]]; then
     for _ in $(seq 1 30); do kill -0 "$PEERS_PID" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$PEERS_PID" 2>/dev/null
     wait "$PEERS_PID" 2>/dev/null
   fi
-  for log in "$WORK"/cm-*.log; do # bosh-cm's warnings (e.g. out of descriptors)
-    [[ -s $log ]] || continue
-    echo "load.sh: $(basename "$log"): $(grep -c ' WARN ' "$log") warnings, by kind:" >&2
-    grep ' WARN ' "$log" | grep -v 'max_sessions does not fit' | cut -d' ' -f3- | cut -c1-90 | sort | uniq -c | sort -rn | head -5 >&2
-  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
