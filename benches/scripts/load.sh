@@ -13,7 +13,8 @@
 # (9900: bosh-cm is also held over HTTP/1.1 at that many, which fits a
 # 20 000-descriptor limit with room for the ramp; 0 skips it),
 # USERS (1000), WINDOW (4), TARGETS ("prosody cm-prosody ejabberd cm-ejabberd"),
-# SKIP_IDLE=1, CARGO_TARGET_DIR, RATE (unset: closed loop with WINDOW; a
+# SKIP_IDLE=1, CARGO_TARGET_DIR, CM_THREADS (unset: one tokio worker per
+# core; a number: bosh-cm's TOKIO_WORKER_THREADS), RATE (unset: closed loop with WINDOW; a
 # number: open loop, each sender sends RATE msg/s on a fixed schedule and
 # latency counts from the hand-over to the BOSH client, the generator's own
 # timer lag reported apart, to compare latency at equal load).
@@ -93,7 +94,7 @@ start_cm() { # name upstream [flags...] -> sets CM_URL_<name>, CM_PID_<name>
   local name=$1 upstream=$2 port
   shift 2
   port=$(free_port)
-  RUST_LOG=warn "$BIN/bosh-cm" --listen "127.0.0.1:$port" --upstream "$upstream" \
+  RUST_LOG=warn env ${CM_THREADS:+TOKIO_WORKER_THREADS=$CM_THREADS} "$BIN/bosh-cm" --listen "127.0.0.1:$port" --upstream "$upstream" \
     --max-sessions 100000 --max-wait 120 --inactivity 120 "$@" >>"$WORK/cm-$name.log" 2>&1 &
   local pid=$!
   CM_PIDS+=("$pid")
