@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::config::{ConfigError, Settings};
 use crate::http1;
@@ -138,6 +138,13 @@ impl Server {
                     let span = tracing::debug_span!("http", %peer);
                     rt.spawn(Box::pin(fut.instrument(span)));
                 }
+                Some(Err(e)) if accept_error_is_transient(&e) => {
+                    // One connection's trouble (reset before it was
+                    // accepted): the next one is ready now. Backing off here
+                    // would let a client that resets connections stall
+                    // every other client's accepts.
+                    debug!(error = %e, "accept failed for one connection");
+                }
                 Some(Err(e)) => {
                     // E.g. out of file descriptors: back off, keep serving.
                     warn!(error = %e, "accept failed");
@@ -166,6 +173,19 @@ impl Server {
             );
         }
     }
+}
+
+/// Accept errors that concern one connection, not the listener or the
+/// process (Linux `accept(2)` reports a connection reset while it waited
+/// in the backlog as `ECONNABORTED`).
+fn accept_error_is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
 }
 
 async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: WaitGuard) {
