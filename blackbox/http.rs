@@ -713,13 +713,25 @@ const H2_END_HEADERS: u8 = 0x4;
 /// A HEADERS frame for a request on `stream`, its fields as HPACK literals
 /// without indexing (RFC 7541 §6.2.2).
 fn h2_request(stream: u32, method: &str, end_stream: bool) -> Vec<u8> {
+    h2_request_with(stream, method, end_stream, &[])
+}
+
+/// [`h2_request`] with `extra` header fields after the pseudo-headers.
+fn h2_request_with(
+    stream: u32,
+    method: &str,
+    end_stream: bool,
+    extra: &[(String, String)],
+) -> Vec<u8> {
     let mut block = Vec::new();
-    for (name, value) in [
+    let pseudo = [
         (":method", method),
         (":scheme", "http"),
         (":path", "/http-bind"),
         (":authority", "127.0.0.1"),
-    ] {
+    ];
+    let extra = extra.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    for (name, value) in pseudo.into_iter().chain(extra) {
         block.push(0);
         for s in [name, value] {
             block.push(u8::try_from(s.len()).unwrap());
@@ -969,5 +981,42 @@ fn sigterm_with_http2_answers_held_h2c_streams_and_does_not_wait_for_silent_conn
         "{:?}: the silent connection held the shutdown\n{}",
         start.elapsed(),
         cm.log()
+    );
+}
+
+#[test]
+fn rfc6585_5_too_many_header_fields_over_h2c_are_431() {
+    use std::io::Write;
+    let fake = FakeXmpp::start(Mode::Echo);
+    let cm = start_cm(
+        CmArgs::test(fake.addr)
+            .set("--http2", "true")
+            .set("--max-headers", 20),
+    );
+    let mut s = h2_connect(cm.addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let fields: Vec<(String, String)> = (0..25).map(|i| (format!("x-f{i}"), "v".into())).collect();
+    s.write_all(&h2_request_with(1, "GET", true, &fields))
+        .unwrap();
+    s.write_all(&h2_request_with(3, "GET", true, &fields[..10]))
+        .unwrap();
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 2 {
+        let f = read_h2_frame(&mut s, deadline).expect("the answers");
+        if f.kind == H2_HEADERS {
+            answers.insert(f.stream, f.payload);
+        }
+    }
+    // The status is the first field of each answer (RFC 9113 §8.3.2). In
+    // HPACK, `:status: 200` is static-table entry 8 (0x88); 431 is not in
+    // the table, so it is a literal with that name (0x48) and the value
+    // "431" Huffman-coded: 3 bytes, 0x69 0x90 0xff (RFC 7541 §6.2.1,
+    // Appendix B).
+    assert_eq!(answers[&3][0], 0x88, "{:?}", answers[&3]);
+    assert_eq!(
+        answers[&1][..5],
+        [0x48, 0x83, 0x69, 0x90, 0xff],
+        "{:?}",
+        answers[&1]
     );
 }

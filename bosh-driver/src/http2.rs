@@ -20,8 +20,9 @@
 //!   sessions. A stream the client resets is a dropped request, and its
 //!   session is told it was aborted, as for a closed HTTP/1.1 connection.
 //! * **Limits**: at most `http2_max_streams` concurrent streams, and a
-//!   header list of at most `max_header_bytes`; hyper's defences against
-//!   reset floods (RFC 9113 §10.5) stay on.
+//!   header list of at most `max_header_bytes` (hyper) and `max_headers`
+//!   fields (the service, 431); hyper's defences against reset floods
+//!   (RFC 9113 §10.5) stay on.
 //! * **Idle**: a connection with no open stream for `header_read_timeout`
 //!   (checked once per period, so closed after one to two periods) is
 //!   closed with `GOAWAY`, like an idle HTTP/1.1 keep-alive connection.

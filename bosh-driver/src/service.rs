@@ -287,6 +287,20 @@ impl BoshService {
     /// a declared length over `max_body`) or, for a `POST` whose body is to
     /// be read, the CORS headers its answer will carry.
     pub(crate) fn begin(&self, parts: &http::request::Parts) -> Begin {
+        // The standalone server's HTTP/1.1 parser stops at this limit
+        // already; this holds it for HTTP/2 and for embedders' servers.
+        if parts.headers.len() > self.shared.settings.max_headers {
+            debug!(
+                fields = parts.headers.len(),
+                max = self.shared.settings.max_headers,
+                "too many header fields; refused"
+            );
+            return Begin::Answer(self.refuse(
+                Some(parts),
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.as_u16(),
+                "too many header fields",
+            ));
+        }
         let cors = self.cors_headers(parts);
         if let Some(status) = cors.1 {
             return Begin::Answer(finish(plain(status, None, Bytes::new()), &cors.0));
