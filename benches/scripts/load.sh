@@ -174,7 +174,10 @@ if [[ ${SKIP_IDLE:-0} != 1 ]]; then
   done
 fi
 
-python3 - "$JSONL" "$MD" "$DATE" <<'EOF'
+COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) \
+  WINDOW=$WINDOW REPS=$REPS SIZES=$SIZES TARGETS=$TARGETS IDLE_SESSIONS=$IDLE_SESSIONS \
+  IDLE_H2_CONNECTIONS=$IDLE_H2_CONNECTIONS IDLE_CM_HTTP1_SESSIONS=$IDLE_CM_HTTP1_SESSIONS \
+  python3 - "$JSONL" "$MD" "$DATE" <<'EOF'
 import json, sys, platform, os, statistics
 jsonl, md, date = sys.argv[1:4]
 rows = [json.loads(l) for l in open(jsonl) if l.strip()]
@@ -193,6 +196,7 @@ for r in rows:
 reps = max((len(v) for v in runs.values()), default=0)
 out = [f"# BOSH load run {date}", "",
        f"Machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}; generator, servers and bosh-cm share the machine.", "",
+       "Settings: " + ", ".join(f"{k}={os.environ.get(k) or '-'}" for k in ("COMMIT", "CM_THREADS", "WINDOW", "RATE", "REPS", "SIZES", "TARGETS", "IDLE_SESSIONS", "IDLE_H2_CONNECTIONS", "IDLE_CM_HTTP1_SESSIONS")), "",
        f"## Message exchange (pairs, {loop_kind(rows)}; median of {reps} interleaved runs)", "",
        "| target | sessions | logged in (min) | msgs recv/sent (all runs) | msg/s median (each run) | p50 ms median | p99 ms median | send lag p99 ms median (open loop) | errors (all runs) | login retries | CM RSS KiB (last run) |",
        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
