@@ -816,11 +816,12 @@ fn rfc9113_3_3_h2c_gets_the_stream_limit_and_an_idle_connection_goaway() {
             .set("--http2-max-streams", 7)
             .set("--header-read-timeout", 1),
     );
+    // Before the connection: the server's idle clock starts after it.
+    let start = Instant::now();
     let mut s = connect(cm.addr);
     let mut hello = H2_PREFACE.to_vec();
     hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
     s.write_all(&hello).unwrap();
-    let start = Instant::now();
     let deadline = start + Duration::from_secs(10);
     // The server's first frame is its SETTINGS (RFC 9113 §3.4).
     let settings = read_h2_frame(&mut s, deadline).expect("server SETTINGS");
@@ -1018,5 +1019,36 @@ fn rfc6585_5_too_many_header_fields_over_h2c_are_431() {
         [0x48, 0x83, 0x69, 0x90, 0xff],
         "{:?}",
         answers[&1]
+    );
+}
+
+#[test]
+fn sigterm_after_an_idle_goaway_does_not_wait_for_the_next_idle_check() {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let mut cm = start_cm(
+        CmArgs::test(fake.addr)
+            .set("--http2", "true")
+            .set("--header-read-timeout", 3),
+    );
+    // This client never answers the PING that follows the GOAWAY, so the
+    // connection stays until the server drops it.
+    let mut s = h2_connect(cm.addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_h2_frame(&mut s, deadline)
+        .expect("GOAWAY before the end")
+        .kind
+        != H2_GOAWAY
+    {}
+    let start = Instant::now();
+    cm.terminate();
+    let status = cm
+        .wait_exit(Duration::from_secs(6))
+        .expect("the server stops within the grace period");
+    assert!(status.success(), "exit status {status:?}\n{}", cm.log());
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}: the idle connection held the shutdown until its next check\n{}",
+        start.elapsed(),
+        cm.log()
     );
 }

@@ -33,9 +33,10 @@
 //! * **After a `GOAWAY`** streams the client opens before it acknowledges
 //!   the closing `PING` are still served; the connection is dropped at the
 //!   first check that finds it quiet again (a client that never answers
-//!   the `PING` would otherwise keep it). A stream counts as open until its
-//!   handler returns the answer, so an answer that a client reads very
-//!   slowly has at least one period to be sent.
+//!   the `PING` would otherwise keep it). A stream counts as open until
+//!   hyper has taken the last of its answer, and a check is quiet only if
+//!   no stream started or ended since the one before, so an answer has at
+//!   least one period (250 ms at shutdown) to reach the client.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -185,14 +186,26 @@ where
     }
 }
 
-/// Open streams of one connection, and how many have started.
+/// Open streams of one connection, and how many have started and ended.
 #[derive(Default)]
 struct Activity {
     open: AtomicUsize,
     started: AtomicU64,
+    ended: AtomicU64,
 }
 
-/// Counts one open stream while it lives.
+impl Activity {
+    /// What changes when a stream starts or ends.
+    fn snapshot(&self) -> (u64, u64) {
+        (
+            self.started.load(Ordering::Relaxed),
+            self.ended.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Counts one open stream while it lives: from its request until hyper has
+/// taken the last of its answer (see [`Tracked`]).
 struct Open(Arc<Activity>);
 
 impl Open {
@@ -206,6 +219,39 @@ impl Open {
 impl Drop for Open {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.0.ended.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An answer's body that keeps its stream counted as open until hyper has
+/// taken all of it (or dropped it).
+struct Tracked {
+    body: Full<Bytes>,
+    open: Option<Open>,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(None) = frame {
+            this.open = None;
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -224,8 +270,11 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
             let service = service.clone();
             async move {
                 let response = without_connection_fields(answer(service, req).await);
-                drop(open);
-                Ok::<Response<Full<Bytes>>, Infallible>(response)
+                let response = response.map(|body| Tracked {
+                    body,
+                    open: Some(open),
+                });
+                Ok::<Response<Tracked>, Infallible>(response)
             }
         })
     };
@@ -237,33 +286,41 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     let io = Rewind { head, pos: 0, io };
     let mut conn = pin!(builder.serve_connection(HyperIo::new(io), handler));
     let mut stop = pin!(shared.shutdown.wait());
+    let mut shutdown_seen = false;
     let mut stopping = false;
-    let mut period = idle_after;
+    // At least a millisecond: a zero period would fire at once for ever.
+    let mut period = idle_after.max(Duration::from_millis(1));
     let next_check = |rt: &dyn Runtime, period: Duration| {
         rt.now().checked_add(period).unwrap_or_else(|| rt.now())
     };
     let mut timer = rt.timer(next_check(&*rt, period));
-    let mut seen = 0u64;
+    let mut seen = activity.snapshot();
     let result = std::future::poll_fn(|cx| {
-        if !stopping && stop.as_mut().poll(cx).is_ready() {
-            debug!("HTTP/2 connection: shutting down (GOAWAY)");
-            stopping = true;
-            conn.as_mut().graceful_shutdown();
+        // Watched even after an idle GOAWAY: a client that never answers
+        // the closing PING must not hold the server's shutdown a period.
+        if !shutdown_seen && stop.as_mut().poll(cx).is_ready() {
+            shutdown_seen = true;
+            if !stopping {
+                debug!("HTTP/2 connection: shutting down (GOAWAY)");
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
             // The server is waiting: check often, so that a client that
             // does not answer the closing PING costs a moment, not a
             // period (the answers in progress are written meanwhile).
-            period = SHUTDOWN_CHECK.min(idle_after);
+            period = SHUTDOWN_CHECK.min(period);
             timer.as_mut().reset(next_check(&*rt, period));
         }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(result));
         }
-        // Once per period: quiet if no stream was open at the tick and none
-        // started since the last one.
+        // Once per period: quiet if no stream was open at the check, and
+        // none started or ended since the one before (so an answer hyper
+        // took just before a check has a whole period to be written).
         while timer.as_mut().poll(cx).is_ready() {
-            let started = activity.started.load(Ordering::Relaxed);
-            let quiet = activity.open.load(Ordering::Relaxed) == 0 && started == seen;
-            seen = started;
+            let now = activity.snapshot();
+            let quiet = activity.open.load(Ordering::Relaxed) == 0 && now == seen;
+            seen = now;
             if quiet && stopping {
                 // hyper's graceful close waits for the client to answer a
                 // PING after the GOAWAY (RFC 9113 §6.8), and streams it

@@ -122,6 +122,8 @@ impl Server {
             upstream = %shared.settings.upstream,
             "BOSH connection manager listening"
         );
+        // Accept errors of single connections in a row, without back-off.
+        let mut transient = 0u32;
         loop {
             let next = std::future::poll_fn(|cx| {
                 if stop.as_mut().poll(cx).is_ready() {
@@ -133,19 +135,23 @@ impl Server {
             match next {
                 None => break,
                 Some(Ok((stream, peer))) => {
+                    transient = 0;
                     let guard = connections.enter();
                     let fut = serve_connection(service.clone(), stream, guard);
                     let span = tracing::debug_span!("http", %peer);
                     rt.spawn(Box::pin(fut.instrument(span)));
                 }
-                Some(Err(e)) if accept_error_is_transient(&e) => {
+                Some(Err(e)) if accept_error_is_transient(&e) && transient < MAX_TRANSIENT => {
                     // One connection's trouble (reset before it was
                     // accepted): the next one is ready now. Backing off here
                     // would let a client that resets connections stall
-                    // every other client's accepts.
+                    // every other client's accepts. (A listener that keeps
+                    // reporting them is backed off from like any other.)
+                    transient += 1;
                     debug!(error = %e, "accept failed for one connection");
                 }
                 Some(Err(e)) => {
+                    transient = 0;
                     // E.g. out of file descriptors: back off, keep serving.
                     warn!(error = %e, "accept failed");
                     let at = rt.now().checked_add(Duration::from_millis(100));
@@ -184,9 +190,12 @@ fn accept_error_is_transient(e: &io::Error) -> bool {
         io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
     )
 }
+
+/// Transient accept errors in a row after which the loop backs off anyway
+/// (a listener that reports nothing else would otherwise spin).
+const MAX_TRANSIENT: u32 = 64;
 
 async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: WaitGuard) {
     let settings = &service.shared().settings;

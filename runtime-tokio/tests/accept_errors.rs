@@ -115,3 +115,10 @@ async fn other_accept_errors_still_back_off() {
     let took = time_to_first_answer(io::ErrorKind::Other, 3).await;
     assert!(took >= Duration::from_millis(250), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_keeps_reporting_resets_is_backed_off_from() {
+    // 64 in a row without back-off, then one: 195 errors cost 3 back-offs.
+    let took = time_to_first_answer(io::ErrorKind::ConnectionAborted, 195).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+}
