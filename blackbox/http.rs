@@ -806,16 +806,32 @@ fn read_h2_frame(stream: &mut std::net::TcpStream, deadline: Instant) -> Option<
     })
 }
 
+/// A connection manager binary with `--http2 true` and `flags`, in front
+/// of a fake XMPP server.
+fn h2_cm(flags: &[(&str, u64)]) -> (FakeXmpp, CmProcess) {
+    let fake = FakeXmpp::start(Mode::Echo);
+    let mut args = CmArgs::test(fake.addr).set("--http2", "true");
+    for (flag, value) in flags {
+        args = args.set(flag, value);
+    }
+    let cm = start_cm(args);
+    (fake, cm)
+}
+
+/// Reads frames until a GOAWAY; panics at the end of the connection or
+/// after `deadline`.
+fn until_goaway(s: &mut std::net::TcpStream, deadline: Instant) {
+    while read_h2_frame(s, deadline)
+        .expect("GOAWAY before the end")
+        .kind
+        != H2_GOAWAY
+    {}
+}
+
 #[test]
 fn rfc9113_3_3_h2c_gets_the_stream_limit_and_an_idle_connection_goaway() {
     use std::io::Write;
-    let fake = FakeXmpp::start(Mode::Echo);
-    let cm = start_cm(
-        CmArgs::test(fake.addr)
-            .set("--http2", "true")
-            .set("--http2-max-streams", 7)
-            .set("--header-read-timeout", 1),
-    );
+    let (_fake, cm) = h2_cm(&[("--http2-max-streams", 7), ("--header-read-timeout", 1)]);
     // Before the connection: the server's idle clock starts after it.
     let start = Instant::now();
     let mut s = connect(cm.addr);
@@ -909,20 +925,10 @@ fn rfc9110_9_3_2_head_over_h2c_has_no_content_and_get_has_the_page() {
 #[test]
 fn rfc9113_6_8_a_stream_opened_after_an_idle_goaway_is_still_answered() {
     use std::io::Write;
-    let fake = FakeXmpp::start(Mode::Echo);
-    let cm = start_cm(
-        CmArgs::test(fake.addr)
-            .set("--http2", "true")
-            .set("--header-read-timeout", 1)
-            .set("--body-read-timeout", 3),
-    );
+    let (_fake, cm) = h2_cm(&[("--header-read-timeout", 1), ("--body-read-timeout", 3)]);
     let mut s = h2_connect(cm.addr);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while read_h2_frame(&mut s, deadline)
-        .expect("GOAWAY before the end")
-        .kind
-        != H2_GOAWAY
-    {}
+    until_goaway(&mut s, deadline);
     // The first GOAWAY still accepts new streams (the closing PING is not
     // answered here): a POST whose body never comes is answered 408 after
     // body_read_timeout, two idle periods later, not cut off.
@@ -940,12 +946,7 @@ fn rfc9113_6_8_a_stream_opened_after_an_idle_goaway_is_still_answered() {
 #[test]
 fn sigterm_with_http2_answers_held_h2c_streams_and_does_not_wait_for_silent_connections() {
     use std::io::Write;
-    let mut fake = FakeXmpp::start(Mode::Echo);
-    let mut cm = start_cm(
-        CmArgs::test(fake.addr)
-            .set("--http2", "true")
-            .set("--max-wait", 30),
-    );
+    let (mut fake, mut cm) = h2_cm(&[("--max-wait", 30)]);
     let (sid, rid, _conn) = create_session(cm.addr, &mut fake);
     // A connection that never sends a byte (the protocol is not known yet).
     let _silent = connect(cm.addr);
@@ -988,12 +989,7 @@ fn sigterm_with_http2_answers_held_h2c_streams_and_does_not_wait_for_silent_conn
 #[test]
 fn rfc6585_5_too_many_header_fields_over_h2c_are_431() {
     use std::io::Write;
-    let fake = FakeXmpp::start(Mode::Echo);
-    let cm = start_cm(
-        CmArgs::test(fake.addr)
-            .set("--http2", "true")
-            .set("--max-headers", 20),
-    );
+    let (_fake, cm) = h2_cm(&[("--max-headers", 20)]);
     let mut s = h2_connect(cm.addr);
     let deadline = Instant::now() + Duration::from_secs(10);
     let fields: Vec<(String, String)> = (0..25).map(|i| (format!("x-f{i}"), "v".into())).collect();
@@ -1024,21 +1020,12 @@ fn rfc6585_5_too_many_header_fields_over_h2c_are_431() {
 
 #[test]
 fn sigterm_after_an_idle_goaway_does_not_wait_for_the_next_idle_check() {
-    let fake = FakeXmpp::start(Mode::Echo);
-    let mut cm = start_cm(
-        CmArgs::test(fake.addr)
-            .set("--http2", "true")
-            .set("--header-read-timeout", 3),
-    );
+    let (_fake, mut cm) = h2_cm(&[("--header-read-timeout", 3)]);
     // This client never answers the PING that follows the GOAWAY, so the
     // connection stays until the server drops it.
     let mut s = h2_connect(cm.addr);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while read_h2_frame(&mut s, deadline)
-        .expect("GOAWAY before the end")
-        .kind
-        != H2_GOAWAY
-    {}
+    until_goaway(&mut s, deadline);
     let start = Instant::now();
     cm.terminate();
     let status = cm
