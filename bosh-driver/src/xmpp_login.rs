@@ -31,6 +31,7 @@ const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+const NS_STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 const BIND_ID: &str = "bosh-login-bind";
 const SESSION_ID: &str = "bosh-login-session";
 /// Bounds on the elements parsed here (features and stanzas are small).
@@ -76,11 +77,20 @@ impl Credentials {
         if resource.is_some_and(str::is_empty) {
             return Err(LoginError::InvalidJid("empty resource"));
         }
+        let password = password.into();
+        // PLAIN separates its fields with NUL, so neither may hold one
+        // (RFC 4616 §2).
+        if username.contains('\0') {
+            return Err(LoginError::InvalidJid("NUL in the localpart"));
+        }
+        if password.contains('\0') {
+            return Err(LoginError::InvalidPassword);
+        }
         Ok(Credentials {
             username: username.to_owned(),
             domain: domain.to_ascii_lowercase(),
             resource: resource.map(str::to_owned),
-            password: password.into(),
+            password,
         })
     }
 
@@ -113,6 +123,17 @@ pub enum LoginError {
     /// The JID is not `user@domain[/resource]`.
     #[error("invalid JID: {0}")]
     InvalidJid(&'static str),
+    /// The password holds a NUL, which SASL PLAIN cannot carry (RFC 4616
+    /// §2).
+    #[error("invalid password: it holds a NUL character")]
+    InvalidPassword,
+    /// The server sent a stream error (RFC 6120 §4.9) in the middle of the
+    /// login, outside a terminate body.
+    #[error("stream error during the login: {condition}")]
+    StreamError {
+        /// The stream error condition, e.g. `policy-violation`.
+        condition: String,
+    },
     /// The server offers no SASL PLAIN (RFC 6120 §6.3.3).
     #[error("the server does not offer SASL PLAIN (offered: {})", .offered.join(", "))]
     NoPlain {
@@ -170,8 +191,9 @@ impl LoginError {
     }
 }
 
-/// What [`Login`] asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Login`] asks for. Its `Debug` shows the size of what is to be
+/// sent, not the bytes (the `<auth/>` carries the password, base64-coded).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoginAction {
     /// Send this element.
@@ -180,6 +202,16 @@ pub enum LoginAction {
     Restart,
     /// Logged in; the full JID the server bound.
     Done(String),
+}
+
+impl std::fmt::Debug for LoginAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginAction::Send(b) => write!(f, "Send({} bytes)", b.len()),
+            LoginAction::Restart => f.write_str("Restart"),
+            LoginAction::Done(jid) => f.debug_tuple("Done").field(jid).finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,10 +310,33 @@ impl Login {
 
     /// A stanza (or other payload element) arrived. `Ok(None)`: not part of
     /// the login (the caller keeps it).
+    ///
+    /// A stanza that cannot be parsed here (deeper or larger than this
+    /// small parser takes, e.g. a pubsub notification that arrives after
+    /// bind) is not part of the login either; a stream error
+    /// (`<stream:error/>`) ends it.
     pub fn handle_stanza(&mut self, stanza: &[u8]) -> Result<Option<LoginAction>, LoginError> {
+        if matches!(
+            self.step,
+            Step::Features | Step::RestartFeatures | Step::Done
+        ) {
+            return Ok(None);
+        }
+        let Ok(el) = parse(stanza) else {
+            return Ok(None);
+        };
+        if el.ns == NS_STREAM && el.name == "error" {
+            return Err(LoginError::StreamError {
+                condition: el
+                    .children
+                    .iter()
+                    .find(|c| c.ns == NS_STREAM_ERRORS && c.name != "text")
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| "undefined-condition".to_owned()),
+            });
+        }
         match &self.step {
             Step::Sasl => {
-                let el = parse(stanza)?;
                 if el.ns != NS_SASL {
                     return Ok(None);
                 }
@@ -308,7 +363,6 @@ impl Login {
             }
             Step::Bind { session } => {
                 let session = *session;
-                let el = parse(stanza)?;
                 let Some(kind) = iq_answer(&el, BIND_ID) else {
                     return Ok(None);
                 };
@@ -337,7 +391,6 @@ impl Login {
             }
             Step::Session { jid } => {
                 let jid = jid.clone();
-                let el = parse(stanza)?;
                 let Some(kind) = iq_answer(&el, SESSION_ID) else {
                     return Ok(None);
                 };
@@ -399,10 +452,14 @@ pub async fn login(
     timeout: Duration,
 ) -> Result<LoggedIn, LoginError> {
     let rt = client.runtime().clone();
-    let at = rt.now().checked_add(timeout).ok_or(LoginError::TimedOut)?;
-    with_deadline(&*rt, at, run_login(client, events, credentials))
-        .await
-        .unwrap_or(Err(LoginError::TimedOut))
+    let run = run_login(client, events, credentials);
+    // A timeout too large for the clock (e.g. `Duration::MAX`) is no limit.
+    match rt.now().checked_add(timeout) {
+        Some(at) => with_deadline(&*rt, at, run)
+            .await
+            .unwrap_or(Err(LoginError::TimedOut)),
+        None => run.await,
+    }
 }
 
 async fn run_login(
@@ -667,6 +724,68 @@ mod tests {
             assert_eq!(base64(input.as_bytes()), output);
         }
         assert_eq!(base64(b"\0alice\0pw"), "AGFsaWNlAHB3");
+    }
+
+    /// A login at the bind step (SASL done, restarted, bind sent).
+    fn at_bind() -> Login {
+        let mut login = Login::new(Credentials::new("alice@example.com", "pw").unwrap());
+        login.handle_features(FEATURES_SASL).unwrap();
+        login
+            .handle_stanza(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            .unwrap();
+        login.handle_features(FEATURES_BIND).unwrap();
+        login
+    }
+
+    #[test]
+    fn a_stanza_too_deep_for_the_login_parser_is_left_to_the_caller() {
+        let mut login = at_bind();
+        let deep = format!(
+            "<message xmlns='jabber:client'>{}{}</message>",
+            "<x>".repeat(100),
+            "</x>".repeat(100)
+        );
+        assert_eq!(login.handle_stanza(deep.as_bytes()).unwrap(), None);
+        let result = b"<iq xmlns='jabber:client' type='result' id='bosh-login-bind'>\
+            <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.com/r</jid></bind></iq>";
+        assert_eq!(
+            login.handle_stanza(result).unwrap(),
+            Some(LoginAction::Done("alice@example.com/r".to_owned()))
+        );
+    }
+
+    #[test]
+    fn rfc6120_4_9_a_stream_error_during_the_login_ends_it() {
+        let mut login = at_bind();
+        let error = b"<stream:error xmlns:stream='http://etherx.jabber.org/streams'>\
+            <policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";
+        assert_eq!(
+            login.handle_stanza(error),
+            Err(LoginError::StreamError {
+                condition: "policy-violation".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn the_auth_element_is_not_in_debug_output() {
+        let mut login = Login::new(Credentials::new("alice@example.com", "pw").unwrap());
+        let auth = login.handle_features(FEATURES_SASL).unwrap().unwrap();
+        let shown = format!("{auth:?}");
+        assert!(!shown.contains("AGFsaWNlAHB3"), "{shown}");
+        assert!(shown.starts_with("Send("), "{shown}");
+    }
+
+    #[test]
+    fn rfc4616_2_nul_in_the_localpart_or_password_is_refused() {
+        assert_eq!(
+            Credentials::new("alice@example.com", "p\0w").unwrap_err(),
+            LoginError::InvalidPassword
+        );
+        assert!(matches!(
+            Credentials::new("al\0ice@example.com", "pw"),
+            Err(LoginError::InvalidJid(_))
+        ));
     }
 
     #[test]
