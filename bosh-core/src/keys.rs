@@ -43,17 +43,23 @@ pub fn verify_key(key: &str, expected_hash: &str) -> bool {
     if expected.len() != 40 {
         return false;
     }
-    // Keys are hex: hash the lower-case form so an upper-case client is not
-    // locked out (R15.3-3).
-    let digest = sha1(key.to_ascii_lowercase().as_bytes());
-    let mut diff = 0u8;
-    for (i, b) in digest.iter().enumerate() {
-        let hi = HEX[usize::from(b >> 4)];
-        let lo = HEX[usize::from(b & 0x0f)];
-        diff |= hi ^ expected[2 * i].to_ascii_lowercase();
-        diff |= lo ^ expected[2 * i + 1].to_ascii_lowercase();
-    }
-    diff == 0
+    // The key is hashed as sent: a client whose chain is upper-case hex
+    // hashed the upper-case string. Its lower-case form is tried too, for a
+    // client that hashed lower-case keys but sends them upper-case
+    // (R15.3-3). Both comparisons always run to the end.
+    let differs = |digest: [u8; 20]| {
+        let mut diff = 0u8;
+        for (i, b) in digest.iter().enumerate() {
+            let hi = HEX[usize::from(b >> 4)];
+            let lo = HEX[usize::from(b & 0x0f)];
+            diff |= hi ^ expected[2 * i].to_ascii_lowercase();
+            diff |= lo ^ expected[2 * i + 1].to_ascii_lowercase();
+        }
+        diff
+    };
+    let as_sent = differs(sha1(key.as_bytes()));
+    let lowered = differs(sha1(key.to_ascii_lowercase().as_bytes()));
+    (as_sent == 0) | (lowered == 0)
 }
 
 fn sha1(input: &[u8]) -> [u8; 20] {
@@ -224,6 +230,19 @@ mod tests {
             "abc",
             "A9993E364706816ABA3E25717850C26C9CD0D89D"
         ));
+    }
+
+    #[test]
+    fn xep0124_15_3_an_upper_case_chain_is_checked_as_sent() {
+        // A client that keeps its chain in upper-case hex: K(n) is the hash
+        // of the upper-case K(n-1).
+        let kn1 = key_hash("seed").to_ascii_uppercase();
+        let kn = key_hash(&kn1).to_ascii_uppercase();
+        assert!(verify_key(&kn1, &kn));
+        // And one that hashed lower-case keys but sends them upper-case.
+        let lower = key_hash("seed");
+        assert!(verify_key(&lower.to_ascii_uppercase(), &key_hash(&lower)));
+        assert!(!verify_key(&kn1, &key_hash("other")));
     }
 
     #[test]

@@ -443,6 +443,48 @@ fn xep0124_14_3_acknowledged_responses_leave_the_replay_cache() {
     assert_eq!(condition(&h.resp(again)), Some(Condition::ItemNotFound));
 }
 
+#[test]
+fn xep0124_14_3_2_with_acks_the_replay_cache_keeps_at_least_requests_answers() {
+    // max_replay below `requests` (hold 4, so 5 requests): the answers the
+    // client has not acknowledged must still be replayable.
+    let mut h = H::new(ServerConfig {
+        max_replay: 2,
+        max_hold: 4,
+        ..ServerConfig::default()
+    });
+    let mut c = creation_attrs(R);
+    c.ack = Rid::new(1);
+    c.creation_mut().hold = Some(4);
+    h.create(c, true);
+    let mut first = None;
+    for i in 1..=4u32 {
+        let id = h.send(
+            BodyAttrs {
+                rid: Rid::new(R + u64::from(i)),
+                ack: Rid::new(R),
+                ..BodyAttrs::default()
+            },
+            &[],
+        );
+        h.stanza(&msg(i));
+        if i == 1 {
+            assert_eq!(payload_strings(&h.resp(id)), vec![msg(1)]);
+            first = Some(h.raw(id).body.clone());
+        }
+    }
+    // The answer to R+1 was lost: the resend gets it, not item-not-found.
+    let again = h.send(
+        BodyAttrs {
+            rid: Rid::new(R + 1),
+            ack: Rid::new(R),
+            ..BodyAttrs::default()
+        },
+        &[],
+    );
+    assert_eq!(Some(h.raw(again).body.clone()), first, "R14.3-2, R14.3-4");
+    assert!(!h.terminated());
+}
+
 // ---------- §10 pause and inactivity ----------
 
 #[test]

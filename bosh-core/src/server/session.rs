@@ -1353,7 +1353,10 @@ impl ServerSession {
         // top of `requests` (R11-1), or the answer to the oldest request it
         // has not processed could be gone when it resends it.
         let cap = if self.acks {
-            self.config.max_replay
+            // Never fewer than without acks: a `max_replay` below
+            // `requests` would drop answers the client has not
+            // acknowledged, and their resend would end the session.
+            self.config.max_replay.max(usize::from(self.requests) + 1)
         } else {
             usize::from(self.requests) + 1
         };
