@@ -56,7 +56,7 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use tracing::debug;
 
-use crate::runtime::{BoxStream, Runtime, with_deadline};
+use crate::runtime::{BoxStream, Runtime, deadline_in, with_deadline};
 use crate::service::{Begin, BodyOutcome, BoshService};
 
 /// The most `max_headers` may be: the field array of one parse lives on
@@ -391,7 +391,7 @@ pub(crate) async fn serve(
     loop {
         let head_by = first_head_by
             .take()
-            .unwrap_or_else(|| deadline(&*rt, limits.header_read_timeout));
+            .unwrap_or_else(|| deadline_in(&*rt, limits.header_read_timeout));
         let head = with_deadline(
             &*rt,
             head_by,
@@ -483,7 +483,7 @@ pub(crate) async fn serve(
         };
         let written = with_deadline(
             &*rt,
-            deadline(&*rt, limits.body_read_timeout),
+            deadline_in(&*rt, limits.body_read_timeout),
             conn.write_all(&bytes),
         )
         .await;
@@ -549,7 +549,7 @@ async fn read_post_body(
     let rt = &*service.shared().rt;
     // One deadline for the interim answer and the body: a client that
     // reads nothing cannot hold the connection on a full send buffer.
-    let until = deadline(rt, limits.body_read_timeout);
+    let until = deadline_in(rt, limits.body_read_timeout);
     if expect_continue {
         match with_deadline(rt, until, conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")).await {
             Some(Ok(())) => {}
@@ -619,11 +619,6 @@ fn is_field_line(line: &[u8]) -> bool {
     };
     HeaderName::from_bytes(&line[..colon]).is_ok()
         && HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).is_ok()
-}
-
-fn deadline(rt: &dyn Runtime, after: Duration) -> Instant {
-    let now = rt.now();
-    now.checked_add(after).unwrap_or(now)
 }
 
 /// Whether `bytes` holds the blank line that ends a head (`CRLF CRLF`, or a

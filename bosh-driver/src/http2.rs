@@ -57,7 +57,7 @@ use hyper::body::Incoming;
 use tracing::debug;
 
 use crate::io::{HyperIo, HyperTimer};
-use crate::runtime::{BoxStream, Runtime, with_deadline};
+use crate::runtime::{BoxStream, Runtime, deadline_in, with_deadline};
 use crate::service::{Begin, BoshService};
 
 /// How often a connection is checked for being quiet once the server is
@@ -290,10 +290,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     let mut stopping = false;
     // At least a millisecond: a zero period would fire at once for ever.
     let mut period = idle_after.max(Duration::from_millis(1));
-    let next_check = |rt: &dyn Runtime, period: Duration| {
-        rt.now().checked_add(period).unwrap_or_else(|| rt.now())
-    };
-    let mut timer = rt.timer(next_check(&*rt, period));
+    let mut timer = rt.timer(deadline_in(&*rt, period));
     let mut seen = activity.snapshot();
     let result = std::future::poll_fn(|cx| {
         // Watched even after an idle GOAWAY: a client that never answers
@@ -309,7 +306,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
             // does not answer the closing PING costs a moment, not a
             // period (the answers in progress are written meanwhile).
             period = SHUTDOWN_CHECK.min(period);
-            timer.as_mut().reset(next_check(&*rt, period));
+            timer.as_mut().reset(deadline_in(&*rt, period));
         }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(result));
@@ -335,7 +332,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
                 // Poll again: the GOAWAY has to be written.
                 cx.waker().wake_by_ref();
             }
-            timer.as_mut().reset(next_check(&*rt, period));
+            timer.as_mut().reset(deadline_in(&*rt, period));
         }
         Poll::Pending
     })

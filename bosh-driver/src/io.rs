@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::runtime::{Runtime, Timer};
+use crate::runtime::{Runtime, Timer, deadline_in};
 
 /// Largest read done per `poll_read` call.
 const READ_CHUNK: usize = 8 * 1024;
@@ -101,17 +101,9 @@ impl HyperTimer {
     }
 }
 
-/// About 30 years: a stand-in for "never" when a deadline overflows.
-const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
-
 impl hyper::rt::Timer for HyperTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        let now = self.rt.now();
-        let at = now
-            .checked_add(duration)
-            .or_else(|| now.checked_add(FAR_FUTURE))
-            .unwrap_or(now);
-        self.sleep_until(at)
+        self.sleep_until(deadline_in(&*self.rt, duration))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {

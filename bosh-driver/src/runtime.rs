@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -70,6 +70,19 @@ pub trait Runtime: Send + Sync + Debug + 'static {
 
     /// Binds a TCP listener to `addr`.
     fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+}
+
+/// About 30 years: a stand-in for "never" when a deadline would overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// The instant `after` from now on `rt`'s clock. A duration too large for
+/// the clock means "not in any foreseeable time", not "now": it saturates to
+/// about 30 years ahead.
+pub(crate) fn deadline_in(rt: &dyn Runtime, after: Duration) -> Instant {
+    let now = rt.now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
 }
 
 /// Runs `fut` with a deadline on the runtime's timer: `None` if `at`

@@ -15,7 +15,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::config::{ConfigError, Settings};
 use crate::http1;
 use crate::http2::{self, Sniffed};
-use crate::runtime::{BoxStream, Listener, Runtime, with_deadline};
+use crate::runtime::{BoxStream, Listener, Runtime, deadline_in, with_deadline};
 use crate::service::{BoshService, ShutdownHandle};
 use crate::sync::{WaitGroup, WaitGuard};
 
@@ -154,17 +154,15 @@ impl Server {
                     transient = 0;
                     // E.g. out of file descriptors: back off, keep serving.
                     warn!(error = %e, "accept failed");
-                    let at = rt.now().checked_add(Duration::from_millis(100));
-                    if let Some(at) = at {
-                        rt.timer(at).await;
-                    }
+                    rt.timer(deadline_in(&*rt, Duration::from_millis(100)))
+                        .await;
                 }
             }
         }
         drop(listener);
         shared.begin_shutdown();
         let grace = shared.settings.shutdown_grace;
-        let deadline = rt.now().checked_add(grace).unwrap_or_else(|| rt.now());
+        let deadline = deadline_in(&*rt, grace);
         let conns = connections.idle();
         let http_done = with_deadline(&*rt, deadline, conns).await.is_some();
         let tasks_done = shared.drain_tasks(deadline).await;
@@ -201,10 +199,7 @@ async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: Wa
     let settings = &service.shared().settings;
     if settings.http2 {
         let rt = service.shared().rt.clone();
-        let deadline = rt
-            .now()
-            .checked_add(settings.header_read_timeout)
-            .unwrap_or_else(|| rt.now());
+        let deadline = deadline_in(&*rt, settings.header_read_timeout);
         let stop = service.shared().shutdown.wait();
         match http2::sniff(&*rt, &mut stream, deadline, stop).await {
             // Boxed: hyper's connection state is large, and an HTTP/1.1

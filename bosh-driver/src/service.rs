@@ -59,7 +59,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{ConfigError, Settings};
 use crate::page::endpoint_page;
-use crate::runtime::{BoxFuture, Runtime, with_deadline};
+use crate::runtime::{BoxFuture, Runtime, deadline_in, with_deadline};
 use crate::session::{SessionMsg, spawn_session};
 use crate::sync::{Signal, WaitGroup};
 
@@ -252,10 +252,7 @@ impl BoshService {
     pub async fn shutdown(&self) {
         self.shared.begin_shutdown();
         let rt = &self.shared.rt;
-        let deadline = rt
-            .now()
-            .checked_add(self.shared.settings.shutdown_grace)
-            .unwrap_or_else(|| rt.now());
+        let deadline = deadline_in(&**rt, self.shared.settings.shutdown_grace);
         if !self.shared.drain_tasks(deadline).await {
             warn!("shutdown grace period over with tasks still running");
         }
@@ -399,12 +396,8 @@ impl BoshService {
         let shared = &self.shared;
         let max = shared.settings.max_body;
         let rt = &shared.rt;
-        let deadline = rt.now().checked_add(shared.settings.body_read_timeout);
-        let collect = Limited::new(body, max).collect();
-        let collected = match deadline {
-            Some(at) => with_deadline(&**rt, at, collect).await,
-            None => Some(collect.await),
-        };
+        let at = deadline_in(&**rt, shared.settings.body_read_timeout);
+        let collected = with_deadline(&**rt, at, Limited::new(body, max).collect()).await;
         match collected {
             Some(Ok(c)) => BodyOutcome::Read(c.to_bytes()),
             Some(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => BodyOutcome::TooLarge,

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use tracing::{debug, warn};
 
-use crate::runtime::{BoxFuture, BoxStream, Runtime, Timer};
+use crate::runtime::{BoxFuture, BoxStream, Runtime, Timer, deadline_in};
 
 /// A `host:port` pair; an IPv6 host is written in brackets (`[::1]:5222`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -295,8 +295,7 @@ impl Conn {
         params: OpenParams,
         limits: &ConnLimits,
     ) -> Result<Conn, bosh_core::xmpp::HeaderError> {
-        let now = rt.now();
-        let deadline = rt.timer(now.checked_add(limits.connect_timeout).unwrap_or(now));
+        let deadline = rt.timer(deadline_in(&*rt, limits.connect_timeout));
         let mut out = Vec::new();
         write_header(
             &mut out,
@@ -366,9 +365,7 @@ impl Conn {
             return;
         }
         write_stream_close(&mut self.out);
-        if let Some(at) = self.rt.now().checked_add(CLOSE_TIMEOUT) {
-            self.close_timer = Some(self.rt.timer(at));
-        }
+        self.close_timer = Some(self.rt.timer(deadline_in(&*self.rt, CLOSE_TIMEOUT)));
     }
 
     /// Connects, writes, then reads; events from the server are appended to

@@ -23,7 +23,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use crate::client::{BoshClient, ClientError, DisconnectReason, Event, EventStream};
-use crate::runtime::with_deadline;
+use crate::runtime::{deadline_in, with_deadline};
 
 const NS_CLIENT: &str = "jabber:client";
 const NS_STREAM: &str = "http://etherx.jabber.org/streams";
@@ -452,14 +452,11 @@ pub async fn login(
     timeout: Duration,
 ) -> Result<LoggedIn, LoginError> {
     let rt = client.runtime().clone();
-    let run = run_login(client, events, credentials);
     // A timeout too large for the clock (e.g. `Duration::MAX`) is no limit.
-    match rt.now().checked_add(timeout) {
-        Some(at) => with_deadline(&*rt, at, run)
-            .await
-            .unwrap_or(Err(LoginError::TimedOut)),
-        None => run.await,
-    }
+    let at = deadline_in(&*rt, timeout);
+    with_deadline(&*rt, at, run_login(client, events, credentials))
+        .await
+        .unwrap_or(Err(LoginError::TimedOut))
 }
 
 async fn run_login(

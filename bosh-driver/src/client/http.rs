@@ -41,7 +41,7 @@ use tracing::{debug, trace};
 use super::url::BoshUrl;
 use crate::http2::Exec;
 use crate::io::{HyperIo, HyperTimer};
-use crate::runtime::{BoxFuture, BoxStream, Runtime, with_deadline};
+use crate::runtime::{BoxFuture, BoxStream, Runtime, deadline_in, with_deadline};
 
 /// The media type of every request (XEP-0124 §5).
 const CONTENT_TYPE_XML: &str = "text/xml; charset=utf-8";
@@ -166,7 +166,7 @@ async fn connect_h2(
     url: BoshUrl,
     timeout: Duration,
 ) -> Result<Sender2, Arc<str>> {
-    let at = rt.now().checked_add(timeout).unwrap_or_else(|| rt.now());
+    let at = deadline_in(&*rt, timeout);
     let stream = tcp(&*rt, &url, at)
         .await
         .map_err(|e| Arc::from(e.to_string()))?;
@@ -320,11 +320,7 @@ impl HttpClient {
     }
 
     async fn connect(&self) -> io::Result<Sender> {
-        let at = self
-            .rt
-            .now()
-            .checked_add(self.settings.connect_timeout)
-            .unwrap_or_else(|| self.rt.now());
+        let at = deadline_in(&*self.rt, self.settings.connect_timeout);
         let stream = tcp(&*self.rt, &self.url, at).await?;
         let handshake = http1::Builder::new().handshake::<_, OnceBody>(HyperIo::new(stream));
         let (sender, conn) = with_deadline(&*self.rt, at, handshake)

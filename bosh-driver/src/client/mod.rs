@@ -76,7 +76,7 @@ use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::StreamExt;
 use futures_util::task::AtomicWaker;
 
-use crate::runtime::{Runtime, with_deadline};
+use crate::runtime::{Runtime, deadline_in, with_deadline};
 use http::{HttpClient, HttpSettings};
 
 pub use bosh_core::client::{
@@ -479,10 +479,7 @@ impl BoshClient {
         };
         self.shared.notify();
         let rt = &self.shared.rt;
-        let at = rt
-            .now()
-            .checked_add(self.shared.http.connect_timeout())
-            .unwrap_or_else(|| rt.now());
+        let at = deadline_in(&**rt, self.shared.http.connect_timeout());
         let all = futures_util::future::join_all(written);
         if with_deadline(&**rt, at, all).await.is_none() {
             tracing::debug!("detach: requests still not sent after the connect timeout");
