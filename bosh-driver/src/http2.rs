@@ -44,7 +44,7 @@ use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -186,21 +186,21 @@ where
     }
 }
 
-/// Open streams of one connection, and how many have started and ended.
+/// How many streams of one connection have started and ended (the open
+/// ones are the difference).
 #[derive(Default)]
 struct Activity {
-    open: AtomicUsize,
     started: AtomicU64,
     ended: AtomicU64,
 }
 
 impl Activity {
-    /// What changes when a stream starts or ends.
+    /// `(started, ended)`: it changes whenever a stream starts or ends.
     fn snapshot(&self) -> (u64, u64) {
-        (
-            self.started.load(Ordering::Relaxed),
-            self.ended.load(Ordering::Relaxed),
-        )
+        // `ended` first: a stream that ends between the two loads then
+        // counts as still open, never the other way round.
+        let ended = self.ended.load(Ordering::Relaxed);
+        (self.started.load(Ordering::Relaxed), ended)
     }
 }
 
@@ -210,7 +210,6 @@ struct Open(Arc<Activity>);
 
 impl Open {
     fn enter(activity: &Arc<Activity>) -> Open {
-        activity.open.fetch_add(1, Ordering::Relaxed);
         activity.started.fetch_add(1, Ordering::Relaxed);
         Open(activity.clone())
     }
@@ -218,7 +217,6 @@ impl Open {
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
         self.0.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -316,7 +314,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
         // took just before a check has a whole period to be written).
         while timer.as_mut().poll(cx).is_ready() {
             let now = activity.snapshot();
-            let quiet = activity.open.load(Ordering::Relaxed) == 0 && now == seen;
+            let quiet = now.0 == now.1 && now == seen;
             seen = now;
             if quiet && stopping {
                 // hyper's graceful close waits for the client to answer a
