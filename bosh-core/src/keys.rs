@@ -46,7 +46,9 @@ pub fn verify_key(key: &str, expected_hash: &str) -> bool {
     // The key is hashed as sent: a client whose chain is upper-case hex
     // hashed the upper-case string. Its lower-case form is tried too, for a
     // client that hashed lower-case keys but sends them upper-case
-    // (R15.3-3). Both comparisons always run to the end.
+    // (R15.3-3); only when it has upper-case letters, since otherwise it is
+    // the same string (what is skipped depends on the key the client sent,
+    // not on the secret hash). Each comparison runs to the end.
     let differs = |digest: [u8; 20]| {
         let mut diff = 0u8;
         for (i, b) in digest.iter().enumerate() {
@@ -58,7 +60,11 @@ pub fn verify_key(key: &str, expected_hash: &str) -> bool {
         diff
     };
     let as_sent = differs(sha1(key.as_bytes()));
-    let lowered = differs(sha1(key.to_ascii_lowercase().as_bytes()));
+    let lowered = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        differs(sha1(key.to_ascii_lowercase().as_bytes()))
+    } else {
+        as_sent
+    };
     (as_sent == 0) | (lowered == 0)
 }
 

@@ -36,15 +36,15 @@ pub fn scaled_wait(wait_secs: u16, multiplier: f64) -> Duration {
 }
 
 /// The back-off before the `sends`-th send of a request: none for the first
-/// two sends, then `min(floor(wait × TIMEOUT), sends³)` seconds, as Strophe.js
-/// does (spec-checklist Part 2 §2.7).
+/// two sends, then `min(cap, sends³ s)`. Strophe.js caps it at the request
+/// timeout, `floor(wait × TIMEOUT)` (spec-checklist Part 2 §2.7).
 #[must_use]
-pub fn retry_backoff(sends: u32, wait_secs: u16, multiplier: f64) -> Duration {
+pub fn retry_backoff(sends: u32, cap: Duration) -> Duration {
     if sends <= 1 {
         return Duration::ZERO;
     }
     let cube = u64::from(sends).saturating_pow(3);
-    Duration::from_secs(cube).min(scaled_wait(wait_secs, multiplier))
+    Duration::from_secs(cube).min(cap)
 }
 
 /// The earliest of some optional deadlines (`None` means "never").
@@ -73,11 +73,11 @@ mod tests {
     #[test]
     fn strophe_backoff_is_cube_of_sends_capped_by_timeout() {
         let b: Vec<u64> = (1..=6)
-            .map(|s| retry_backoff(s, 60, TIMEOUT_MULTIPLIER).as_secs())
+            .map(|s| retry_backoff(s, scaled_wait(60, TIMEOUT_MULTIPLIER)).as_secs())
             .collect();
         assert_eq!(b, [0, 8, 27, 64, 66, 66]);
         assert_eq!(
-            retry_backoff(u32::MAX, 60, TIMEOUT_MULTIPLIER).as_secs(),
+            retry_backoff(u32::MAX, scaled_wait(60, TIMEOUT_MULTIPLIER)).as_secs(),
             66
         );
     }

@@ -24,10 +24,16 @@ pub(crate) fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// [`is_xml_space`] for a `char` (not Unicode white space: a no-break
+/// space is not XML white space), as a pattern for `str::trim_*_matches`.
+pub(crate) fn is_xml_space_char(c: char) -> bool {
+    c.is_ascii() && is_xml_space(c as u8)
+}
+
 /// `s` without leading and trailing XML white space (not Unicode white
 /// space: a no-break space is part of a value).
 pub(crate) fn trim_xml_space(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_xml_space(c as u8))
+    s.trim_matches(is_xml_space_char)
 }
 
 /// The length of `s` without its trailing XML white space.

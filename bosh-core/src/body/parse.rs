@@ -11,7 +11,7 @@ use super::attrs::{BodyAttrs, BodyType, ExtraAttribute, NamespaceDecl, Version};
 use super::error::{ParseError, ParseErrorKind};
 use super::xml::{
     NS_XML, check_attr_value, check_reference, find_invalid_char, is_allowed_ns_decl, is_ncname,
-    is_xml_space, split_qname, trim_xml_space, truncate,
+    is_xml_space, is_xml_space_char, split_qname, trim_xml_space, truncate,
 };
 use super::{Body, MAX_NAMESPACES_IN_SCOPE, NS_HTTPBIND, NS_XBOSH, Sid};
 use crate::condition::Condition;
@@ -409,15 +409,14 @@ impl<'a> Parser<'a, '_> {
         // XML 1.0 [23]: `version`, then `encoding`?, then `standalone`?,
         // each once.
         let mut last = None;
-        let mut rest = content.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+        let mut rest = content.trim_start_matches(is_xml_space_char);
         while !rest.is_empty() {
             let (name, after) = rest.split_once('=').ok_or_else(unsupported)?;
-            let after = after.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+            let after = after.trim_start_matches(is_xml_space_char);
             let quote = after.chars().next().filter(|&q| q == '\'' || q == '"');
             let quote = quote.ok_or_else(unsupported)?;
             let (value, tail) = after[1..].split_once(quote).ok_or_else(unsupported)?;
-            let rank = match name.trim_end_matches(|c: char| c.is_ascii() && is_xml_space(c as u8))
-            {
+            let rank = match name.trim_end_matches(is_xml_space_char) {
                 "version" => {
                     version = Some(value);
                     0
@@ -434,7 +433,7 @@ impl<'a> Parser<'a, '_> {
                 return Err(unsupported());
             }
             last = Some(rank);
-            let trimmed = tail.trim_start_matches(|c: char| c.is_ascii() && is_xml_space(c as u8));
+            let trimmed = tail.trim_start_matches(is_xml_space_char);
             if trimmed.len() == tail.len() && !trimmed.is_empty() {
                 return Err(unsupported());
             }

@@ -14,7 +14,7 @@ use super::error::ParseErrorKind;
 use crate::xml::{BadReference, resolve_reference, write_attr, write_prefix_decl};
 pub(crate) use crate::xml::{
     NS_XML, NS_XMLNS, escape_text, find_invalid_char, is_allowed_ns_decl, is_ncname, is_xml_space,
-    split_qname, trim_xml_space,
+    is_xml_space_char, split_qname, trim_xml_space,
 };
 
 /// Checks the body of a reference (`name` in `&name;`): one of the five

@@ -245,7 +245,7 @@ pub struct ClientSession {
     /// When a request last went on the wire, new or resent: empty polls
     /// are spaced from it (R12-4: the manager times `polling` from
     /// arrivals, and a resend of a request it never received arrives new).
-    last_new_request_at: Option<Instant>,
+    last_sent_at: Option<Instant>,
     errors: u32,
     keys: Option<Keys>,
     streams: Option<Streams>,
@@ -446,7 +446,7 @@ impl ClientSession {
             restart_expected: false,
             restarted: false,
             flush_at: None,
-            last_new_request_at: None,
+            last_sent_at: None,
             errors: 0,
             keys: None,
             streams: None,
@@ -519,6 +519,8 @@ impl ClientSession {
         s.wait = state.wait;
         s.hold = state.hold;
         s.requests = state.requests.clamp(1, state.hold.saturating_add(1));
+        // As at creation: `requests` exceeds `hold` (R7.2-4).
+        s.hold = s.hold.min(s.requests - 1);
         s.polling = state.polling;
         s.maxpause = state.maxpause;
         s.streams = state.stream.clone().map(Streams::new);
@@ -1100,12 +1102,12 @@ impl ClientSession {
             if let Some(p) = self.polling {
                 interval = interval.max(Duration::from_secs(u64::from(p)) + POLLING_MARGIN);
             }
-            match self.last_new_request_at {
+            match self.last_sent_at {
                 Some(t) => t.checked_add(interval),
                 None => Some(self.last_now),
             }
         } else {
-            let target = usize::from(self.hold.min(self.requests.saturating_sub(1)).max(1));
+            let target = usize::from(self.hold.max(1));
             (self.entries.len() < target).then_some(self.last_now)
         }
     }
@@ -1262,7 +1264,6 @@ impl ClientSession {
         let mut buf = Vec::new();
         write_body(&attrs, payload, &mut buf);
         self.next_rid = rid.next();
-        self.last_new_request_at = Some(now);
         self.entries.push_back(Entry {
             rid,
             body: Bytes::from(buf),
@@ -1287,7 +1288,7 @@ impl ClientSession {
             return;
         };
         let deadline = now.checked_add(self.primary_timeout(&kind));
-        self.last_new_request_at = Some(now);
+        self.last_sent_at = Some(now);
         let Some(e) = self.entries.get_mut(idx) else {
             return;
         };
@@ -1337,22 +1338,10 @@ impl ClientSession {
         let Some(e) = self.entries.get(idx) else {
             return;
         };
-        let delay = retry_backoff(
-            e.sends,
-            self.timeout_wait(&e.kind),
-            self.config.timeout_multiplier,
-        );
-        // Strophe caps the back-off at `wait × TIMEOUT`, which is zero for
-        // `wait='0'`: every retry would then go out in the same instant.
-        // The cap is at least `min_request_timeout`, as for the timeout.
-        let delay = if e.sends > 1 {
-            delay.max(
-                Duration::from_secs(u64::from(e.sends).saturating_pow(3))
-                    .min(self.config.min_request_timeout),
-            )
-        } else {
-            delay
-        };
+        // Capped at the request timeout, as Strophe caps it at
+        // `wait × TIMEOUT`; that is at least `min_request_timeout`, so with
+        // `wait='0'` the retries do not all go out in the same instant.
+        let delay = retry_backoff(e.sends, self.primary_timeout(&e.kind));
         match now.checked_add(delay) {
             Some(due) if !delay.is_zero() => {
                 if let Some(e) = self.entries.get_mut(idx) {
@@ -1597,14 +1586,13 @@ impl ClientSession {
         let c = a.creation();
         let hold = c.hold.unwrap_or(self.config.hold).min(self.config.hold);
         let cap = hold.saturating_add(1);
-        self.hold = hold;
         // R7.2-3: never longer than asked (a larger value would stretch
         // every timeout, and a dead connection would go unnoticed).
         self.wait = c.wait.unwrap_or(self.config.wait).min(self.config.wait);
         self.requests = c.requests.unwrap_or(cap).clamp(1, cap);
         // R12-2: `requests='1'` forces polling, `hold` given or not
         // (R7.2-4: `requests` exceeds `hold`).
-        self.hold = self.hold.min(self.requests - 1);
+        self.hold = hold.min(self.requests - 1);
         self.polling = c.polling;
         self.maxpause = c.maxpause;
         self.streams = a.stream.clone().map(Streams::new);
