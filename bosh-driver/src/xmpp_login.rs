@@ -25,13 +25,11 @@ use quick_xml::reader::NsReader;
 use crate::client::{BoshClient, ClientError, DisconnectReason, Event, EventStream};
 use crate::runtime::{deadline_in, with_deadline};
 
-const NS_CLIENT: &str = "jabber:client";
-const NS_STREAM: &str = "http://etherx.jabber.org/streams";
+use bosh_core::xmpp::{NS_JABBER_CLIENT, NS_STANZA_ERRORS, NS_STREAM_ERRORS, NS_STREAMS};
+
 const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
-const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
-const NS_STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 const BIND_ID: &str = "bosh-login-bind";
 const SESSION_ID: &str = "bosh-login-session";
 /// Bounds on the elements parsed here (features and stanzas are small).
@@ -258,7 +256,7 @@ impl Login {
             return Ok(None);
         }
         let el = parse(features)?;
-        if el.ns != NS_STREAM || el.name != "features" {
+        if el.ns != NS_STREAMS || el.name != "features" {
             return Err(malformed("not <stream:features/>"));
         }
         match self.step {
@@ -298,7 +296,7 @@ impl Login {
                     None => String::new(),
                 };
                 let iq = format!(
-                    "<iq xmlns='{NS_CLIENT}' type='set' id='{BIND_ID}'>\
+                    "<iq xmlns='{NS_JABBER_CLIENT}' type='set' id='{BIND_ID}'>\
                      <bind xmlns='{NS_BIND}'>{resource}</bind></iq>"
                 );
                 self.step = Step::Bind { session };
@@ -325,7 +323,7 @@ impl Login {
         let Ok(el) = parse(stanza) else {
             return Ok(None);
         };
-        if el.ns == NS_STREAM && el.name == "error" {
+        if el.ns == NS_STREAMS && el.name == "error" {
             return Err(LoginError::StreamError {
                 condition: el
                     .children
@@ -380,7 +378,7 @@ impl Login {
                 if session {
                     self.step = Step::Session { jid };
                     let iq = format!(
-                        "<iq xmlns='{NS_CLIENT}' type='set' id='{SESSION_ID}'>\
+                        "<iq xmlns='{NS_JABBER_CLIENT}' type='set' id='{SESSION_ID}'>\
                          <session xmlns='{NS_SESSION}'/></iq>"
                     );
                     Ok(Some(LoginAction::Send(Bytes::from(iq))))
@@ -409,7 +407,10 @@ impl Login {
 
 /// The `type` of an `<iq/>` answering `id` (`result` or `error`).
 fn iq_answer<'a>(el: &'a Element, id: &str) -> Option<&'a str> {
-    if el.name != "iq" || (el.ns != NS_CLIENT && !el.ns.is_empty()) || el.attr("id") != Some(id) {
+    if el.name != "iq"
+        || (el.ns != NS_JABBER_CLIENT && !el.ns.is_empty())
+        || el.attr("id") != Some(id)
+    {
         return None;
     }
     el.attr("type").filter(|t| *t == "result" || *t == "error")
@@ -422,7 +423,7 @@ fn stanza_error_condition(el: &Element) -> String {
         .and_then(|e| {
             e.children
                 .iter()
-                .find(|c| c.ns == NS_STANZAS && c.name != "text")
+                .find(|c| c.ns == NS_STANZA_ERRORS && c.name != "text")
         })
         .map(|c| c.name.clone())
         .unwrap_or_else(|| "undefined-condition".to_owned())
