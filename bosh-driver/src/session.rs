@@ -74,7 +74,6 @@ pub(crate) fn spawn_session(
         armed: false,
         shutting_down: false,
         closed: false,
-        forgotten: false,
         _guard: guard,
     });
     shared.rt.spawn(Box::pin(task.run().instrument(span)));
@@ -99,20 +98,19 @@ struct SessionTask {
     shutting_down: bool,
     closed: bool,
     /// The registry no longer lists the session.
-    forgotten: bool,
     _guard: WaitGuard,
 }
 
 impl Drop for SessionTask {
-    /// Also when the task did not end normally (a panic in it, which the
-    /// runtime catches, or a runtime that dropped it): its sid must not
-    /// stay registered, answering nothing and counting against
-    /// `max_sessions` for ever.
+    /// The registry forgets the sid when the task ends, however it ends:
+    /// normally, by a panic in it (which the runtime catches), or by a
+    /// runtime that dropped it. Otherwise the sid would stay registered,
+    /// answering nothing and counting against `max_sessions` for ever.
     fn drop(&mut self) {
-        if !self.forgotten {
-            warn!("session task ended abnormally; session forgotten");
-            self.forget();
+        if std::thread::panicking() {
+            warn!("session task panicked; session forgotten");
         }
+        self.shared.forget_session(self.session.sid());
     }
 }
 
@@ -207,7 +205,7 @@ impl SessionTask {
                 self.session.handle_upstream(now, stream, event);
             }
         }
-        self.forget();
+        // The sid is forgotten when the task is dropped, just after this.
         // Answers still pending (none in practice) are dropped: their
         // handlers answer `item-not-found`. Upstream connections still open
         // are closed on tasks of their own (tracked for shutdown).
@@ -226,11 +224,6 @@ impl SessionTask {
     }
 
     /// Removes the session from the registry (once).
-    fn forget(&mut self) {
-        self.forgotten = true;
-        self.shared.forget_session(self.session.sid());
-    }
-
     /// Polls every upstream connection once: their events are queued in
     /// `upstream_events`; one that ended is removed (and, if it was lost,
     /// the core is told `Closed`).
