@@ -102,17 +102,21 @@ impl WaitGroup {
     pub(crate) fn idle(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let inner = self.inner.clone();
         std::future::poll_fn(move |cx| {
-            {
-                let mut wakers = inner.wakers();
-                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    wakers.push(cx.waker().clone());
-                }
+            let idle = || inner.count.load(Ordering::SeqCst) == 0;
+            if idle() {
+                return Poll::Ready(());
             }
-            if inner.count.load(Ordering::SeqCst) == 0 {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+            let mut wakers = inner.wakers();
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
             }
+            // The last guard may have gone between the check and the
+            // registration (it drains the wakers under the same lock).
+            if idle() {
+                wakers.retain(|w| !w.will_wake(cx.waker()));
+                return Poll::Ready(());
+            }
+            Poll::Pending
         })
     }
 }
