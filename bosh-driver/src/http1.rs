@@ -371,13 +371,13 @@ impl Conn {
 
 /// Serves one connection until it closes, fails, or the server stops.
 /// `read` holds the bytes already read from it (by the HTTP/2 sniffing),
-/// and `first_head_by` the deadline of the first head when it started
-/// earlier than now.
+/// and `first_head_by` is the deadline of the first request head (counted
+/// from the accept).
 pub(crate) async fn serve(
     service: BoshService,
     stream: BoxStream,
     read: Vec<u8>,
-    mut first_head_by: Option<Instant>,
+    first_head_by: Instant,
 ) {
     let shared = service.shared().clone();
     let rt = shared.rt.clone();
@@ -388,10 +388,8 @@ pub(crate) async fn serve(
     };
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopped = false;
+    let mut head_by = first_head_by;
     loop {
-        let head_by = first_head_by
-            .take()
-            .unwrap_or_else(|| deadline_in(&*rt, limits.header_read_timeout));
         let head = with_deadline(
             &*rt,
             head_by,
@@ -490,7 +488,9 @@ pub(crate) async fn serve(
         drop(bytes);
         match written {
             Some(Ok(())) if close => break,
-            Some(Ok(())) => {}
+            // The next head is due `header_read_timeout` after this answer
+            // (which also closes an idle keep-alive connection).
+            Some(Ok(())) => head_by = deadline_in(&*rt, limits.header_read_timeout),
             Some(Err(e)) => {
                 debug!(error = %e, "answer not written");
                 return;
@@ -621,8 +621,6 @@ fn is_field_line(line: &[u8]) -> bool {
         && HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).is_ok()
 }
 
-/// Whether `bytes` holds the blank line that ends a head (`CRLF CRLF`, or a
-/// bare `LF LF`, which RFC 9112 §2.2 lets a recipient accept).
 /// How many bytes of empty lines (CRLF, or a bare LF) `buf` starts with.
 fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut at = 0;
@@ -635,6 +633,8 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
     }
 }
 
+/// Whether `bytes` holds the blank line that ends a head (`CRLF CRLF`, or a
+/// bare `LF LF`, which RFC 9112 §2.2 lets a recipient accept).
 fn has_blank_line(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
@@ -1373,7 +1373,7 @@ pub(crate) mod tests {
             service.clone(),
             Box::new(NoStream),
             Vec::new(),
-            None,
+            Instant::now(),
         ));
         assert!(serve_size <= 768, "connection future: {serve_size} bytes");
         let mut conn = Conn {

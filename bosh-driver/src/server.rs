@@ -197,20 +197,20 @@ const MAX_TRANSIENT: u32 = 64;
 
 async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: WaitGuard) {
     let settings = &service.shared().settings;
+    let rt = service.shared().rt.clone();
+    // The first request head (or the HTTP/2 preface) is due by then.
+    let deadline = deadline_in(&*rt, settings.header_read_timeout);
     if settings.http2 {
-        let rt = service.shared().rt.clone();
-        let deadline = deadline_in(&*rt, settings.header_read_timeout);
         let stop = service.shared().shutdown.wait();
         match http2::sniff(&*rt, &mut stream, deadline, stop).await {
             // Boxed: hyper's connection state is large, and an HTTP/1.1
             // connection's task should not carry room for it.
             Sniffed::Http2(read) => Box::pin(http2::serve(service, stream, read)).await,
-            // The first head is due by the same deadline.
-            Sniffed::Http1(read) => http1::serve(service, stream, read, Some(deadline)).await,
+            Sniffed::Http1(read) => http1::serve(service, stream, read, deadline).await,
             Sniffed::Gone => {}
         }
     } else {
-        http1::serve(service, stream, Vec::new(), None).await;
+        http1::serve(service, stream, Vec::new(), deadline).await;
     }
     drop(guard);
 }
