@@ -163,6 +163,37 @@ impl Runtime for TokioRuntime {
     }
 }
 
+/// Completes with the signal's name on SIGINT (Ctrl-C) or, on Unix,
+/// SIGTERM: what `bosh-cm` and `bosh-client` stop on. The handlers are
+/// installed on the first poll; a signal whose handler cannot be installed
+/// is not waited for (never completing if neither can be), rather than
+/// taken as received.
+pub async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let wait = |kind| async move {
+            match signal(kind) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = wait(SignalKind::interrupt()) => "SIGINT",
+            () = wait(SignalKind::terminate()) => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    }
+}
+
 /// Binds the standalone server on the current tokio runtime.
 pub async fn bind(settings: Settings) -> Result<Server, ServerError> {
     Server::bind(Arc::new(TokioRuntime::current()), settings).await

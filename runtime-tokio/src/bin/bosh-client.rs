@@ -183,7 +183,7 @@ async fn run(args: Args, credentials: Credentials) -> ExitCode {
             }
             false
         }
-        () = interrupt() => {
+        _ = runtime_tokio::stop_signal() => {
             note("interrupted: terminating the session");
             true
         }
@@ -204,33 +204,6 @@ async fn run(args: Args, credentials: Credentials) -> ExitCode {
         }
         Some(other) => fail(EXIT_FAILURE, &format!("session ended badly: {other:?}")),
         None => fail(EXIT_FAILURE, &"the session did not end in time"),
-    }
-}
-
-/// Completes on SIGINT or SIGTERM (on SIGINT only where there is no
-/// SIGTERM); never if the handlers cannot be installed.
-async fn interrupt() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
     }
 }
 

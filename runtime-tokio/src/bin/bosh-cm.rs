@@ -28,30 +28,6 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         let runtime = Arc::new(TokioRuntime::current());
-        cm.serve(runtime, wait_for_signal()).await
+        cm.serve(runtime, runtime_tokio::stop_signal()).await
     })
-}
-
-/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM. The handlers are
-/// installed on the first poll.
-async fn wait_for_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
 }
