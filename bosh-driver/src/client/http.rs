@@ -18,7 +18,6 @@
 //! stream (RFC 9113 §8.1), which the connection manager reads as the same
 //! abort.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
@@ -69,14 +68,24 @@ type Connecting = Shared<BoxFuture<'static, Result<Sender2, Arc<str>>>>;
 #[derive(Clone)]
 pub struct Http2Connections {
     max: usize,
-    origins: Arc<Mutex<HashMap<(String, u16), Origin>>>,
+    /// A handful at most: looked up by comparison, with no key to build
+    /// per request.
+    origins: Arc<Mutex<Vec<Origin>>>,
 }
 
 /// The connections to one `host:port`.
-#[derive(Default)]
 struct Origin {
+    host: String,
+    port: u16,
     slots: Vec<Connecting>,
     next: usize,
+}
+
+/// Where `url`'s origin is in `origins`, if it is there.
+fn origin_of(origins: &[Origin], url: &BoshUrl) -> Option<usize> {
+    origins
+        .iter()
+        .position(|o| o.port == url.port() && o.host == url.host())
 }
 
 impl std::fmt::Debug for Http2Connections {
@@ -102,16 +111,23 @@ impl Http2Connections {
     /// (closed ones are counted until a request finds them closed).
     pub fn connections(&self) -> usize {
         let origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
-        origins.values().map(|o| o.slots.len()).sum()
+        origins.iter().map(|o| o.slots.len()).sum()
     }
 
     /// The next connection to `url` in turn, opened if there are fewer
     /// than the maximum.
     fn pick(&self, rt: &Arc<dyn Runtime>, url: &BoshUrl, timeout: Duration) -> Connecting {
         let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
-        let origin = origins
-            .entry((url.host().to_owned(), url.port()))
-            .or_default();
+        let at = origin_of(&origins, url).unwrap_or_else(|| {
+            origins.push(Origin {
+                host: url.host().to_owned(),
+                port: url.port(),
+                slots: Vec::new(),
+                next: 0,
+            });
+            origins.len() - 1
+        });
+        let origin = &mut origins[at];
         if origin.slots.len() < self.max {
             let connecting = connect_h2(rt.clone(), url.clone(), timeout)
                 .boxed()
@@ -127,8 +143,8 @@ impl Http2Connections {
     /// opens a new connection instead.
     fn forget(&self, url: &BoshUrl, dead: &Connecting) {
         let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(origin) = origins.get_mut(&(url.host().to_owned(), url.port())) {
-            origin.slots.retain(|c| !c.ptr_eq(dead));
+        if let Some(at) = origin_of(&origins, url) {
+            origins[at].slots.retain(|c| !c.ptr_eq(dead));
         }
     }
 
@@ -181,13 +197,30 @@ async fn connect_h2(
         .keep_alive_timeout(timeout)
         .keep_alive_while_idle(true);
     let handshake = builder.handshake::<_, OnceBody>(HyperIo::new(stream));
-    let (sender, conn) = with_deadline(&*rt, at, handshake)
+    open(&rt, at, handshake)
         .await
-        .ok_or_else(|| Arc::from("HTTP/2 handshake timed out"))?
-        .map_err(|e| Arc::from(e.to_string()))?;
+        .map_err(|e| Arc::from(e.to_string()))
+}
+
+/// Completes a hyper client `handshake` by `at` and spawns the connection's
+/// driver; returns the sender. The connection ends when every sender is
+/// dropped, or when a request future is dropped before its response (hyper
+/// then closes an HTTP/1.1 connection, and resets an HTTP/2 stream).
+async fn open<S, C>(
+    rt: &Arc<dyn Runtime>,
+    at: std::time::Instant,
+    handshake: impl Future<Output = hyper::Result<(S, C)>>,
+) -> io::Result<S>
+where
+    C: Future<Output = hyper::Result<()>> + Send + 'static,
+{
+    let (sender, conn) = with_deadline(&**rt, at, handshake)
+        .await
+        .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?
+        .map_err(io::Error::other)?;
     rt.spawn(Box::pin(async move {
         if let Err(e) = conn.await {
-            debug!(error = %e, "HTTP/2 client connection ended");
+            trace!(error = %e, "client connection ended");
         }
     }));
     Ok(sender)
@@ -323,18 +356,7 @@ impl HttpClient {
         let at = deadline_in(&*self.rt, self.settings.connect_timeout);
         let stream = tcp(&*self.rt, &self.url, at).await?;
         let handshake = http1::Builder::new().handshake::<_, OnceBody>(HyperIo::new(stream));
-        let (sender, conn) = with_deadline(&*self.rt, at, handshake)
-            .await
-            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?
-            .map_err(io::Error::other)?;
-        // The connection ends when every sender is dropped, or when a request
-        // future is dropped before its response (hyper then closes it).
-        self.rt.spawn(Box::pin(async move {
-            if let Err(e) = conn.await {
-                trace!(error = %e, "client connection ended");
-            }
-        }));
-        Ok(sender)
+        open(&self.rt, at, handshake).await
     }
 
     /// Closes every idle connection (the session is over).
