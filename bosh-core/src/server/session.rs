@@ -42,6 +42,8 @@ struct Held {
     answer_now: bool,
     /// `report` and `time` to include (§9.2, R9.2-4).
     report: Option<(Rid, u16)>,
+    /// The §15 key the request was accepted with: a repeat must carry it.
+    key: Option<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -56,6 +58,8 @@ struct Cached {
     rid: u64,
     body: Bytes,
     sent_at: Instant,
+    /// The §15 key the request was accepted with: a repeat must carry it.
+    key: Option<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -135,10 +139,6 @@ pub struct ServerSession {
     last_response_had_payload: bool,
     // Keys (§15).
     key_expect: Option<String>,
-    /// The key each recent rid was accepted with, so that a repeat of it
-    /// (§14.3) must carry the same one: without it, anyone who knows the
-    /// sid could take over a held request or read a cached answer.
-    rid_keys: VecDeque<(u64, String)>,
     // Streams (§16) and what is queued for the client.
     streams: Vec<Stream>,
     outbox: VecDeque<Outgoing>,
@@ -224,7 +224,6 @@ impl ServerSession {
             last_new_was_empty: false,
             last_response_had_payload: true,
             key_expect: a.newkey.clone(),
-            rid_keys: VecDeque::new(),
             streams: Vec::new(),
             outbox: VecDeque::new(),
             outbox_bytes: 0,
@@ -246,7 +245,7 @@ impl ServerSession {
             c.route.clone(),
         );
         s.deliver(stream, &body);
-        s.push_held(now, rid, request, HeldKind::Creation);
+        s.push_held(now, rid, request, HeldKind::Creation, None);
         s.settle(now);
         s
     }
@@ -394,6 +393,7 @@ impl ServerSession {
                     rid: rid.get(),
                     body: response.body.clone(),
                     sent_at: now,
+                    key: body.attrs.key.as_deref().map(Box::from),
                 });
             }
             self.out.push_back(Output::Respond { request, response });
@@ -435,10 +435,11 @@ impl ServerSession {
             // A repeat of a buffered early request (R14.3-5). Counted before
             // it replaces the buffered copy: if the count ends the session,
             // both copies are answered once each.
-            let same_key = self.key_expect.is_none()
-                || self.pending.get(&r).map(|p| p.body.attrs.key.as_deref())
-                    == Some(body.attrs.key.as_deref());
-            if !same_key {
+            let stored = self
+                .pending
+                .get(&r)
+                .and_then(|p| p.body.attrs.key.as_deref());
+            if !self.repeat_key_ok(stored, body.attrs.key.as_deref()) {
                 // R15.4-4: not the client's copy.
                 self.fail(now, Condition::ItemNotFound, request, r);
             } else if self.count_repeat(now, r, request)
@@ -651,12 +652,15 @@ impl ServerSession {
 
     /// A rid below the next expected one (§14.3).
     fn handle_repeat(&mut self, now: Instant, request: RequestId, rid: u64, key: Option<&str>) {
-        if self.key_expect.is_some()
-            && !self
-                .rid_keys
+        let stored = match self.held.iter().find(|h| h.rid == rid) {
+            Some(h) => h.key.as_deref(),
+            None => self
+                .replay
                 .iter()
-                .any(|(r, k)| *r == rid && Some(k.as_str()) == key)
-        {
+                .find(|c| c.rid == rid)
+                .and_then(|c| c.key.as_deref()),
+        };
+        if !self.repeat_key_ok(stored, key) {
             // R15.4-4: a repeat carries the key its rid was accepted with
             // (a client's resend is byte-identical); any other copy gets
             // neither the held request nor the cached answer.
@@ -686,6 +690,15 @@ impl ServerSession {
             // R14.3-7: no longer available.
             self.fail(now, Condition::ItemNotFound, request, rid);
         }
+    }
+
+    /// Whether a repeat carrying `sent` may stand for the request accepted
+    /// with `stored`: always without keys; with keys, only with the same
+    /// key (R15.4-4: a client's resend is byte-identical), so that someone
+    /// who only knows the sid can neither take over a held request nor
+    /// read a cached answer.
+    fn repeat_key_ok(&self, stored: Option<&str>, sent: Option<&str>) -> bool {
+        self.key_expect.is_none() || (stored.is_some() && stored == sent)
     }
 
     /// Whether `rid` was skipped and has not arrived since; it no longer
@@ -864,15 +877,6 @@ impl ServerSession {
                 return;
             }
             self.key_expect = a.newkey.clone().or_else(|| a.key.clone());
-            if let Some(k) = &a.key {
-                // As many as the replay cache and the held requests can
-                // still answer.
-                let keep = self.config.max_replay.max(usize::from(self.requests) + 1) + 2;
-                if self.rid_keys.len() >= keep {
-                    self.rid_keys.pop_front();
-                }
-                self.rid_keys.push_back((rid, k.clone()));
-            }
         }
 
         // §9.2 client acks: forget acknowledged responses, spot missed ones.
@@ -924,7 +928,7 @@ impl ServerSession {
                 let mut out = Vec::new();
                 write_body(&attrs, std::iter::empty::<&[u8]>(), &mut out);
                 let body = Bytes::from(out);
-                self.cache(rid, body.clone(), now);
+                self.cache(rid, body.clone(), now, a.key.as_deref().map(Box::from));
                 self.respond(request, 200, body);
                 self.inactivity_override = Some(granted);
                 self.idle_since = now;
@@ -1006,7 +1010,7 @@ impl ServerSession {
                 }
             }
         }
-        self.push_held(now, rid, request, kind);
+        self.push_held(now, rid, request, kind, a.key.as_deref().map(Box::from));
         if report.is_some()
             && let Some(h) = self.held.iter_mut().find(|h| h.rid == rid)
         {
@@ -1015,7 +1019,14 @@ impl ServerSession {
         }
     }
 
-    fn push_held(&mut self, now: Instant, rid: u64, request: RequestId, kind: HeldKind) {
+    fn push_held(
+        &mut self,
+        now: Instant,
+        rid: u64,
+        request: RequestId,
+        kind: HeldKind,
+        key: Option<Box<str>>,
+    ) {
         let wait = Duration::from_secs(u64::from(self.wait));
         // In rid order: a late rid (R14.2-5) goes before the newer ones.
         let at = self.held.partition_point(|h| h.rid <= rid);
@@ -1029,6 +1040,7 @@ impl ServerSession {
                 deadline: deadline(now, wait),
                 answer_now: false,
                 report: None,
+                key,
             },
         );
     }
@@ -1226,7 +1238,7 @@ impl ServerSession {
         write_body(&attrs, &payload, &mut out);
         let body = Bytes::from(out);
         self.last_response_had_payload = !payload.is_empty();
-        self.cache(h.rid, body.clone(), now);
+        self.cache(h.rid, body.clone(), now, h.key);
         if let Some(request) = h.request {
             self.respond(request, 200, body);
         }
@@ -1340,13 +1352,14 @@ impl ServerSession {
         a
     }
 
-    fn cache(&mut self, rid: u64, body: Bytes, now: Instant) {
+    fn cache(&mut self, rid: u64, body: Bytes, now: Instant, key: Option<Box<str>>) {
         self.last_answered = self.last_answered.max(rid);
         reserve_small(&mut self.replay);
         self.replay.push_back(Cached {
             rid,
             body,
             sent_at: now,
+            key,
         });
         // R14.3-2: `requests` responses, or every unacknowledged one
         // (capped); one more for the pause or terminate a client may send on
@@ -1413,7 +1426,13 @@ impl ServerSession {
                 self.streams[idx].open = false;
                 self.bounce_stream(id);
                 self.upstream(UpstreamCommand::Close { stream: id });
-                self.push_held(now, rid, request, HeldKind::Normal);
+                self.push_held(
+                    now,
+                    rid,
+                    request,
+                    HeldKind::Normal,
+                    body.attrs.key.as_deref().map(Box::from),
+                );
                 if let Some(h) = self.held.iter_mut().find(|h| h.rid == rid) {
                     h.answer_now = true;
                 }
