@@ -501,16 +501,6 @@ pub enum FramingError {
         /// The limit.
         limit: usize,
     },
-    /// Elements nested deeper than [`FramerLimits::max_depth`] (RFC 6120
-    /// §13.12). No longer returned: such an element is skipped
-    /// ([`StreamEvent::Skipped`]); kept for API stability.
-    #[error("element at byte {position} is nested deeper than {limit}")]
-    TooDeep {
-        /// Offset of the start tag that exceeded the limit.
-        position: u64,
-        /// The limit.
-        limit: usize,
-    },
     /// Anything but whitespace after `</stream:stream>` (RFC 6120 §4.4).
     #[error("data after the end of the stream at byte {position}")]
     DataAfterStreamEnd {
