@@ -441,20 +441,18 @@ pub(crate) async fn serve(
                 return;
             }
             Some(Err(HeadEnd::Refused(refusal))) => {
-                let (response, head_only) = match refusal {
+                // An answer to HEAD carries no content (RFC 9110 §9.3.2), a
+                // refusal included.
+                let head_only =
+                    matches!(&refusal, Refusal::Parsed(parts, ..) if parts.method == Method::HEAD);
+                let response = match refusal {
                     Refusal::Raw(status, why) => {
                         debug!(%status, why, "request head refused");
-                        (service.refuse(None, status.as_u16(), why), false)
+                        service.refuse(None, status.as_u16(), why)
                     }
                     Refusal::Parsed(parts, status, why) => {
                         debug!(%status, why, method = %parts.method, "request refused");
-                        // An answer to HEAD carries no content (RFC 9110
-                        // §9.3.2), a refusal included.
-                        let head_only = parts.method == Method::HEAD;
-                        (
-                            service.refuse(Some(&parts), status.as_u16(), why),
-                            head_only,
-                        )
+                        service.refuse(Some(&parts), status.as_u16(), why)
                     }
                 };
                 (
