@@ -1248,6 +1248,10 @@ pub fn client_session_traced(epoch: Instant, data: &[u8], trace: Option<TraceSin
     config.hold = r.pick(&[0, 1, 2]);
     config.use_acks = r.bool();
     config.batch_delay = Duration::from_millis(r.pick(&[0, 100]));
+    // Tied to the batch delay rather than read from the input, so that the
+    // committed corpus keeps its meaning: both 0 (poll at once) and the
+    // default 100 ms are covered.
+    config.reply_window = config.batch_delay;
     config.max_errors = r.pick(&[1, 5]);
     let first_rid = match r.u8() % 4 {
         0 => client::MAX_FIRST_RID,

@@ -105,7 +105,10 @@ fn xep0124_7_2_creation_response_parameters_are_parsed() {
     assert!(f.starts_with("<stream:features xmlns:stream='http://etherx.jabber.org/streams'"));
     assert_eq!(events.len(), 2);
     assert_eq!(h.s.sid(), Some(SID));
-    // R10-1: an empty poll follows at once, with the sid and nothing else.
+    // R10-1: an empty poll follows, with the sid and nothing else: once the
+    // reply window for the application's answer to the features is over.
+    assert!(h.take_sends().is_empty());
+    assert_eq!(h.fire(), Some(h.base + Duration::from_millis(100)));
     let poll = h.one_send();
     assert_eq!(poll.rid, rid(FIRST_RID + 1));
     let a = parse_body(&poll).attrs;
@@ -792,6 +795,96 @@ fn xep0206_5_no_empty_poll_between_sasl_success_and_the_restart() {
     let poll = h.one_send();
     assert!(parse_body(&poll).is_empty());
     assert_eq!(poll.rid, rid(restart.rid.get() + 1));
+}
+
+#[test]
+fn rfc6120_4_3_2_the_answer_to_features_is_the_only_request_not_raced_by_an_empty_poll() {
+    let features = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\
+                    <mechanism>PLAIN</mechanism></mechanisms></stream:features>";
+    let mut h = Harness::connected_with(
+        ClientConfig::new("example.com"),
+        &creation_attrs(),
+        &[features],
+    );
+    // No empty poll while the application may still answer the features,
+    // and the session's timer says when one is due.
+    assert!(h.take_sends().is_empty());
+    assert_eq!(
+        h.s.poll_timeout(),
+        Some(h.base + Duration::from_millis(100))
+    );
+    h.now += Duration::from_millis(99);
+    h.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>");
+    h.fire();
+    // The auth is the next rid and the only request: it is the held one.
+    let auth = h.one_send();
+    assert_eq!(auth.rid, rid(FIRST_RID + 1));
+    assert_eq!(parse_body(&auth).elements().count(), 1);
+    h.tick_to(10);
+    assert!(
+        h.take_sends().is_empty(),
+        "hold 1 is kept by the auth request"
+    );
+}
+
+#[test]
+fn rfc6120_7_6_the_first_stanza_after_a_bind_result_is_the_only_request() {
+    let mut h = Harness::connected();
+    let bind_result = "<iq type='result' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
+                       <jid>a@example.com/r</jid></bind></iq>";
+    let poll = h.one_send();
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[bind_result]));
+    assert!(h.take_sends().is_empty());
+    h.now += Duration::from_millis(5);
+    h.send("<presence/>");
+    h.fire();
+    let presence = h.one_send();
+    assert_eq!(presence.rid, rid(poll.rid.get() + 1));
+    assert_eq!(parse_body(&presence).elements().count(), 1);
+    assert!(String::from_utf8_lossy(&presence.body).contains("<presence/>"));
+}
+
+#[test]
+fn without_an_answer_the_empty_poll_goes_out_when_the_reply_window_ends() {
+    let mut h = Harness::connected();
+    let bind_result =
+        "<iq type=\"result\" id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
+    let poll = h.one_send();
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[bind_result]));
+    assert!(h.take_sends().is_empty());
+    let at = h.now + Duration::from_millis(100);
+    assert_eq!(h.fire(), Some(at));
+    let next = h.one_send();
+    assert!(parse_body(&next).is_empty());
+    assert_eq!(next.rid, rid(poll.rid.get() + 1));
+}
+
+#[test]
+fn other_iq_results_and_a_zero_reply_window_poll_at_once() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let roster = "<iq type='result' id='r1'><query xmlns='jabber:iq:roster'/></iq>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[roster]));
+    assert!(parse_body(&h.one_send()).is_empty());
+
+    let mut config = ClientConfig::new("example.com");
+    config.reply_window = Duration::ZERO;
+    let features =
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+    let mut h = Harness::connected_with(config, &creation_attrs(), &[features]);
+    assert!(parse_body(&h.one_send()).is_empty());
+}
+
+#[test]
+fn a_reply_window_over_ten_seconds_is_refused() {
+    let mut config = ClientConfig::new("example.com");
+    config.reply_window = Duration::from_secs(11);
+    assert!(matches!(
+        config.validate(),
+        Err(ClientError::InvalidConfig(_))
+    ));
+    config.reply_window = Duration::from_secs(10);
+    assert!(config.validate().is_ok());
 }
 
 #[test]

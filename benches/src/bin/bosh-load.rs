@@ -110,9 +110,21 @@ struct Args {
     /// own. Unset: HTTP/1.1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     http2_connections: Option<u16>,
+    /// How long a session waits, after `<stream:features/>` or a binding
+    /// result, for the login's next request before sending an empty poll
+    /// (the client's `reply_window`). 0 polls at once, as before that
+    /// option existed: a poll and the login's answer then race on two
+    /// connections, which stalls logins on ejabberd's own BOSH.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    reply_window_ms: u64,
     /// A label copied into the output (e.g. "prosody" or "bosh-cm+prosody").
     #[arg(long, default_value = "")]
     label: String,
+    /// Also write every received message as a CSV line `session,sent_ms,latency_ms`
+    /// to this file, with `sent_ms` counted from the start of the message phase
+    /// (to see when in the phase the slow messages were sent, and by whom).
+    #[arg(long, value_name = "PATH")]
+    latencies_csv: Option<std::path::PathBuf>,
     /// Print one JSON line on stdout.
     #[arg(long)]
     json: bool,
@@ -121,11 +133,16 @@ struct Args {
 /// What one session reports when its measured phase ends.
 #[derive(Debug, Default)]
 struct SessionReport {
+    /// The session's index.
+    session: usize,
     logged_in: bool,
     login_ms: u32,
     sent: u64,
     received: u64,
     latencies_us: Vec<u32>,
+    /// With `--latencies-csv`: each received message's send stamp (µs since
+    /// `base`), in the order of `latencies_us`.
+    sent_us: Vec<u64>,
     /// Open loop: how late each send left after its scheduled time (the
     /// generator's own timer slack, which the latencies include).
     send_lags_us: Vec<u32>,
@@ -406,6 +423,11 @@ async fn run(args: Args) -> ExitCode {
             login_ms.push(r.login_ms);
         }
     }
+    if let Some(path) = &args.latencies_csv
+        && let Err(e) = write_latencies_csv(path, &reports, phase_start_us)
+    {
+        note(&format!("cannot write {}: {e}", path.display()));
+    }
     let missing_reports = n.saturating_sub(reports.len()) as u64;
     if missing_reports > 0 {
         *errors.entry("no_report").or_default() += missing_reports;
@@ -466,7 +488,7 @@ async fn run(args: Args) -> ExitCode {
     let errors_json: Vec<String> = errors.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     let json = format!(
         "{{\"label\":\"{}\",\"url\":\"{}\",\"mode\":\"{mode}\",\"sessions\":{n},\"logged_in\":{logged_in},\
-         \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"http2_connections\":{},\"wait\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
+         \"messages_per_side\":{},\"window\":{},\"rate\":{},\"idle_connections\":{},\"http2_connections\":{},\"wait\":{},\"reply_window_ms\":{},\"idle_secs\":{},\"sent\":{sent},\"received\":{received},\
          \"ramp_secs\":{:.3},\"phase_secs\":{:.3},\"active_secs\":{:.3},\"msgs_per_sec\":{:.1},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\
          \"login_retries\":{},\"login_p50_ms\":{},\"login_p99_ms\":{},\"errors\":{error_total},\"error_kinds\":{{{}}},\"rss\":[{}],\
          \"client_rss_before_kib\":{client_rss_before},\"client_rss_kib\":{client_rss},\
@@ -481,6 +503,7 @@ async fn run(args: Args) -> ExitCode {
         args.http2_connections
             .map_or("null".to_owned(), |n| n.to_string()),
         args.wait,
+        args.reply_window_ms,
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
         ramp_secs,
         phase_secs,
@@ -561,6 +584,28 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Writes `session,sent_ms,latency_ms` for every received message.
+fn write_latencies_csv(
+    path: &std::path::Path,
+    reports: &[SessionReport],
+    phase_start_us: u64,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "session,sent_ms,latency_ms")?;
+    for r in reports {
+        for (&sent, &lat) in r.sent_us.iter().zip(&r.latencies_us) {
+            let sent_ms = (sent as f64 - phase_start_us as f64) / 1e3;
+            writeln!(
+                out,
+                "{},{sent_ms:.3},{:.3}",
+                r.session,
+                f64::from(lat) / 1e3
+            )?;
+        }
+    }
+    out.flush()
+}
+
 fn note(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "bosh-load: {text}");
 }
@@ -573,7 +618,10 @@ async fn session(
     deadline: tokio::time::Instant,
 ) {
     let args = &shared.args;
-    let mut report = SessionReport::default();
+    let mut report = SessionReport {
+        session: i,
+        ..SessionReport::default()
+    };
     let jid = format!("{}@{}/{}", shared.user(i), args.domain, shared.resource(i));
 
     // Login, at most `login_concurrency` at once.
@@ -590,6 +638,7 @@ async fn session(
             attempt += 1;
             let mut options = ClientOptions::new(args.domain.clone());
             options.session.wait = args.wait;
+            options.session.reply_window = Duration::from_millis(args.reply_window_ms);
             options.max_idle_connections = usize::from(args.idle_connections);
             options.http2 = shared.http2.clone();
             let (client, mut events) = match client::connect(&args.url, options).await {
@@ -823,6 +872,9 @@ async fn exchange(
         report
             .latencies_us
             .push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
+        if shared.args.latencies_csv.is_some() {
+            report.sent_us.push(t);
+        }
         report.received += 1;
         report.last_rx_us = now;
         peer_window.add_permits(1);

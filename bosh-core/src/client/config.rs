@@ -69,6 +69,16 @@ pub struct ClientConfig {
     /// before the next [`handle_timeout`](super::ClientSession::handle_timeout)
     /// are batched.
     pub batch_delay: Duration,
+    /// After a response that makes it the client's turn in the XMPP
+    /// negotiation (`<stream:features/>`, a resource-binding result), how
+    /// long the session waits for the application's request before sending
+    /// an empty poll instead (XEP-0124 §10 keeps `hold` polls outstanding
+    /// only when the client has nothing to send). The answer then carries
+    /// the poll, and does not race an empty one to the connection manager
+    /// on a second connection, which ejabberd handles badly (see
+    /// [`ClientSession`](super::ClientSession), requests in flight). At most
+    /// 10 s. Default 100 ms, Strophe.js's idle tick; 0 polls at once.
+    pub reply_window: Duration,
     /// How long to wait for the answer to a terminate request (Strophe's
     /// disconnect timeout). Default 3 s.
     pub disconnect_timeout: Duration,
@@ -100,6 +110,7 @@ impl ClientConfig {
             max_errors: 5,
             max_batch_bytes: 64 * 1024,
             batch_delay: Duration::ZERO,
+            reply_window: Duration::from_millis(100),
             disconnect_timeout: Duration::from_secs(3),
             min_poll_interval: Duration::from_secs(1),
             parse_limits: ParseLimits::default(),
@@ -125,6 +136,9 @@ impl ClientConfig {
         }
         if self.max_errors == 0 {
             return bad("`max_errors` is zero");
+        }
+        if self.reply_window > Duration::from_secs(10) {
+            return bad("`reply_window` is over 10 s");
         }
         if self.max_batch_bytes == 0 {
             return bad("`max_batch_bytes` is zero");

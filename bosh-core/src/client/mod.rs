@@ -65,7 +65,14 @@
 //!   (at least one) empty polls outstanding (R10-1, R10-2), except between a
 //!   SASL `<success/>` and the next request the application makes (normally
 //!   the restart, XEP-0206 §5, X5-2): the old stream is over, so no poll is
-//!   held for it, as with Strophe.js. A polling session
+//!   held for it, as with Strophe.js. After `<stream:features/>` or a
+//!   resource-binding result, it is the client's turn, and the empty poll
+//!   waits up to [`ClientConfig::reply_window`] for the application's
+//!   answer, which then goes out as the only request. An empty poll
+//!   followed at once by the answer on a second connection can arrive
+//!   second; ejabberd 23.01 to 26.07 (`ejabberd_bosh:active1/3`)
+//!   then holds the answer until the poll is answered, `wait` seconds
+//!   later, and a resend of it crashes the session. A polling session
 //!   (effective `hold` or `wait` 0, §12) keeps at most one and spaces empty
 //!   polls by the server's `polling` plus one second of margin for network
 //!   jitter (R11-4, R12-4), at least [`ClientConfig::min_poll_interval`].
@@ -177,6 +184,20 @@ const CLOSED_STREAMS_KEPT: usize = 16;
 const STREAM_FEATURES: &[u8] = b"stream:features";
 const SASL_SUCCESS: &[u8] = b"success";
 const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
+const IQ: &[u8] = b"iq";
+const BIND_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-bind";
+
+/// Whether `iq` (well-formed: it was parsed) is a `type='result'` carrying a
+/// resource-binding payload (RFC 6120 §7.6.1). A false match only delays one
+/// empty poll by [`ClientConfig::reply_window`].
+fn is_bind_result(iq: &[u8]) -> bool {
+    let end = iq.iter().position(|&b| b == b'>').unwrap_or(iq.len());
+    let tag = &iq[..end];
+    let is_result = [&b"type='result'"[..], b"type=\"result\""]
+        .iter()
+        .any(|t| tag.windows(t.len()).any(|w| w == *t));
+    is_result && iq[end..].windows(BIND_NS.len()).any(|w| w == BIND_NS)
+}
 
 /// Whether the start tag of `element` (well-formed: it was parsed) declares
 /// the default namespace `ns`.
@@ -238,6 +259,12 @@ pub struct ClientSession {
     /// A SASL `<success/>` arrived: the next request must be the restart
     /// (XEP-0206 §5, X5-2), so no empty poll goes out before it.
     restart_expected: bool,
+    /// A response made it the client's turn in the XMPP negotiation (stream
+    /// features, a resource-binding result): until this instant, or until
+    /// the application's next request, no empty poll goes out, so that the
+    /// answer is the next request rather than racing an empty poll on a
+    /// second connection ([`ClientConfig::reply_window`]).
+    reply_expected_until: Option<Instant>,
     /// A restart was sent: the stream is authenticated, and a SASL
     /// `<success/>` after it is not the end of SASL.
     restarted: bool,
@@ -444,6 +471,7 @@ impl ClientSession {
             queued_bytes: 0,
             pause_pending: false,
             restart_expected: false,
+            reply_expected_until: None,
             restarted: false,
             flush_at: None,
             last_sent_at: None,
@@ -689,7 +717,9 @@ impl ClientSession {
         let poll = if self.is_polling_session() {
             self.idle_poll_due()
         } else {
-            None
+            // Due later only while the session waits for the application's
+            // answer (`reply_window`); otherwise `pump` has sent it.
+            self.idle_poll_due().filter(|&t| t > self.last_now)
         };
         earliest([phase, self.flush_at, poll].into_iter().chain(entries))
     }
@@ -1094,6 +1124,7 @@ impl ClientSession {
         {
             return None;
         }
+        let reply_wait = self.reply_expected_until.filter(|&t| t > self.last_now);
         if self.is_polling_session() {
             if !self.entries.is_empty() {
                 return None;
@@ -1102,13 +1133,14 @@ impl ClientSession {
             if let Some(p) = self.polling {
                 interval = interval.max(Duration::from_secs(u64::from(p)) + POLLING_MARGIN);
             }
-            match self.last_sent_at {
+            let due = match self.last_sent_at {
                 Some(t) => t.checked_add(interval),
                 None => Some(self.last_now),
-            }
+            };
+            due.map(|d| reply_wait.map_or(d, |w| d.max(w)))
         } else {
             let target = usize::from(self.hold.max(1));
-            (self.entries.len() < target).then_some(self.last_now)
+            (self.entries.len() < target).then_some(reply_wait.unwrap_or(self.last_now))
         }
     }
 
@@ -1146,8 +1178,9 @@ impl ClientSession {
             return;
         };
         // Whatever the application sends next (the restart, normally)
-        // ends the wait for the restart.
+        // ends the wait for the restart, or for its answer.
         self.restart_expected = false;
+        self.reply_expected_until = None;
         let c = &self.config;
         match item {
             Item::Stanza { stream, data } => {
@@ -1698,6 +1731,16 @@ impl ClientSession {
                 // connection, which ejabberd 23.01 sometimes never answers;
                 // Strophe.js, too, sends the restart as the next request.
                 self.restart_expected = true;
+            } else if name == STREAM_FEATURES || (name == IQ && is_bind_result(&element)) {
+                // The client's turn (RFC 6120 §4.3.2, §7.6.1): it answers
+                // features with SASL or resource binding, and a binding
+                // result with its first stanzas (initial presence, RFC 6121
+                // §4.2). An empty poll sent now would race that answer on
+                // a second connection; ejabberd 23.01 to 26.07 holds a
+                // request that overtook an unanswered empty poll until the
+                // poll is answered, `wait` seconds later. Strophe.js, too,
+                // runs its handlers before deciding to poll.
+                self.reply_expected_until = self.last_now.checked_add(self.config.reply_window);
             }
             let event = if name == STREAM_FEATURES {
                 Event::StreamFeatures {
