@@ -254,6 +254,23 @@ fn xep0124_14_2_out_of_order_requests_are_processed_and_answered_in_rid_order() 
     assert!(pos_a < pos_b);
 }
 
+#[test]
+fn xep0124_14_2_a_request_that_overtook_an_empty_poll_is_processed_when_the_poll_arrives() {
+    // The race that stalls ejabberd's own BOSH (benches/LOAD.md, Findings):
+    // an empty poll and, right behind it on a second connection, a request
+    // with payload that arrives first. ejabberd holds the early request
+    // until the poll is answered, up to `wait` seconds; here its payload
+    // goes upstream as soon as the gap fills.
+    let mut h = started();
+    let early = h.rid(R + 2, &[&msg(1)]);
+    assert!(h.delivered().is_empty(), "R14.2-1: buffered");
+    let poll = h.rid(R + 1, &[]);
+    assert_eq!(h.delivered(), vec![msg(1)], "R8-2: processed at once");
+    // hold 1: of the two requests now held, the older is answered (R8-7).
+    assert!(h.answered(poll));
+    assert!(!h.answered(early));
+}
+
 // ---------- §14 rids ----------
 
 #[test]
