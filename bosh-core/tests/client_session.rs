@@ -860,6 +860,44 @@ fn without_an_answer_the_empty_poll_goes_out_when_the_reply_window_ends() {
 }
 
 #[test]
+fn rfc6120_6_4_2_the_response_to_a_sasl_challenge_is_not_raced_by_an_empty_poll() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let challenge = "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>cj1meWtv</challenge>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[challenge]));
+    assert!(h.take_sends().is_empty());
+    h.now += Duration::from_millis(1);
+    h.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>Yz1iaXdz</response>");
+    h.fire();
+    let response = h.one_send();
+    assert_eq!(response.rid, rid(poll.rid.get() + 1));
+    assert_eq!(parse_body(&response).elements().count(), 1);
+}
+
+#[test]
+fn a_reply_window_that_an_input_outlived_still_ends_in_a_poll() {
+    // An input that moves the clock past the window without sending
+    // anything (here an empty send) must leave the poll due, not dropped:
+    // otherwise no request is in flight, no timer is armed, and the
+    // session waits for the manager's inactivity timeout.
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let features =
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[features]));
+    assert!(h.take_sends().is_empty());
+    h.now += Duration::from_millis(150);
+    h.s.send(h.now, Vec::new()).unwrap();
+    h.drain();
+    assert!(h.take_sends().is_empty());
+    let due = h.s.poll_timeout().expect("the poll is still due");
+    assert!(due <= h.now);
+    h.fire();
+    let next = h.one_send();
+    assert!(parse_body(&next).is_empty());
+}
+
+#[test]
 fn other_iq_results_and_a_zero_reply_window_poll_at_once() {
     let mut h = Harness::connected();
     let poll = h.one_send();

@@ -70,7 +70,8 @@ pub struct ClientConfig {
     /// are batched.
     pub batch_delay: Duration,
     /// After a response that makes it the client's turn in the XMPP
-    /// negotiation (`<stream:features/>`, a resource-binding result), how
+    /// negotiation (`<stream:features/>`, a SASL `<challenge/>`, a
+    /// resource-binding result), how
     /// long the session waits for the application's request before sending
     /// an empty poll instead (XEP-0124 §10 keeps `hold` polls outstanding
     /// only when the client has nothing to send). The answer then carries

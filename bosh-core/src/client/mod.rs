@@ -65,10 +65,11 @@
 //!   (at least one) empty polls outstanding (R10-1, R10-2), except between a
 //!   SASL `<success/>` and the next request the application makes (normally
 //!   the restart, XEP-0206 §5, X5-2): the old stream is over, so no poll is
-//!   held for it, as with Strophe.js. After `<stream:features/>` or a
-//!   resource-binding result, it is the client's turn, and the empty poll
-//!   waits up to [`ClientConfig::reply_window`] for the application's
-//!   answer, which then goes out as the only request. An empty poll
+//!   held for it, as with Strophe.js. After `<stream:features/>`, a SASL
+//!   `<challenge/>` or a resource-binding result, it is the client's turn,
+//!   and the empty poll waits up to [`ClientConfig::reply_window`] for the
+//!   application's answer, which then is the next request and carries the
+//!   poll. An empty poll
 //!   followed at once by the answer on a second connection can arrive
 //!   second; ejabberd 23.01 to 26.07 (`ejabberd_bosh:active1/3`)
 //!   then holds the answer until the poll is answered, `wait` seconds
@@ -183,6 +184,7 @@ const POLLING_MARGIN: Duration = Duration::from_secs(1);
 const CLOSED_STREAMS_KEPT: usize = 16;
 const STREAM_FEATURES: &[u8] = b"stream:features";
 const SASL_SUCCESS: &[u8] = b"success";
+const SASL_CHALLENGE: &[u8] = b"challenge";
 const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
 const IQ: &[u8] = b"iq";
 const BIND_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-bind";
@@ -714,13 +716,12 @@ impl ClientSession {
             EntryState::Waiting { due } => Some(due),
             EntryState::Answered(_) => None,
         });
-        let poll = if self.is_polling_session() {
-            self.idle_poll_due()
-        } else {
-            // Due later only while the session waits for the application's
-            // answer (`reply_window`); otherwise `pump` has sent it.
-            self.idle_poll_due().filter(|&t| t > self.last_now)
-        };
+        // Right after `pump` this is `None` or later than now. It can be
+        // due already when an input moved the clock past the end of a
+        // `reply_window` without sending anything (an empty `send`, a
+        // `resume` while not paused): the poll then goes out at the next
+        // `handle_timeout`, not never.
+        let poll = self.idle_poll_due();
         earliest([phase, self.flush_at, poll].into_iter().chain(entries))
     }
 
@@ -1725,16 +1726,21 @@ impl ClientSession {
             if skip.contains(&name) {
                 continue;
             }
-            if name == SASL_SUCCESS && declares_namespace(&element, SASL_NS) && !self.restarted {
+            let sasl = declares_namespace(&element, SASL_NS);
+            if name == SASL_SUCCESS && sasl && !self.restarted {
                 // X5-2: the old stream is over and the restart comes next.
                 // An empty poll sent now would race the restart on a second
                 // connection, which ejabberd 23.01 sometimes never answers;
                 // Strophe.js, too, sends the restart as the next request.
                 self.restart_expected = true;
-            } else if name == STREAM_FEATURES || (name == IQ && is_bind_result(&element)) {
-                // The client's turn (RFC 6120 §4.3.2, §7.6.1): it answers
-                // features with SASL or resource binding, and a binding
-                // result with its first stanzas (initial presence, RFC 6121
+            } else if name == STREAM_FEATURES
+                || (name == SASL_CHALLENGE && sasl)
+                || (name == IQ && is_bind_result(&element))
+            {
+                // The client's turn (RFC 6120 §4.3.2, §6.4.2, §7.6.1): it
+                // answers features with SASL or resource binding, a SASL
+                // challenge with a `<response/>`, and a binding result
+                // with its first stanzas (initial presence, RFC 6121
                 // §4.2). An empty poll sent now would race that answer on
                 // a second connection; ejabberd 23.01 to 26.07 holds a
                 // request that overtook an unanswered empty poll until the

@@ -8,8 +8,8 @@
 //! client connections on [`Runtime::connect_tcp`] streams, kept alive and
 //! reused), cancels the requests the session aborts, reports every response
 //! and transport failure back, and arms one runtime timer at the session's
-//! `poll_timeout()` (request deadlines, back-off, batching, polling, pause
-//! and disconnect timeouts). Resends, timeouts and error counting are the
+//! `poll_timeout()` (request deadlines, back-off, batching, polling, the
+//! reply window after stream features, pause and disconnect timeouts). Resends, timeouts and error counting are the
 //! core's: the task does exactly what the session outputs.
 //!
 //! The application talks to the session through the [`BoshClient`] handle
