@@ -325,12 +325,7 @@ impl Login {
         };
         if el.ns == NS_STREAMS && el.name == "error" {
             return Err(LoginError::StreamError {
-                condition: el
-                    .children
-                    .iter()
-                    .find(|c| c.ns == NS_STREAM_ERRORS && c.name != "text")
-                    .map(|c| c.name.clone())
-                    .unwrap_or_else(|| "undefined-condition".to_owned()),
+                condition: el.condition(NS_STREAM_ERRORS),
             });
         }
         match &self.step {
@@ -344,12 +339,7 @@ impl Login {
                         Ok(Some(LoginAction::Restart))
                     }
                     "failure" => Err(LoginError::AuthFailed {
-                        condition: el
-                            .children
-                            .iter()
-                            .find(|c| c.ns == NS_SASL && c.name != "text")
-                            .map(|c| c.name.clone())
-                            .unwrap_or_else(|| "undefined-condition".to_owned()),
+                        condition: el.condition(NS_SASL),
                         text: el
                             .child(NS_SASL, "text")
                             .map(|t| t.text.clone())
@@ -590,6 +580,16 @@ impl Element {
 
     fn child(&self, ns: &str, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.ns == ns && c.name == name)
+    }
+
+    /// The name of the first child in `ns` other than `<text/>`: the
+    /// condition of a stream error or a SASL failure (RFC 6120 §4.9.3,
+    /// §6.5), `undefined-condition` when there is none.
+    fn condition(&self, ns: &str) -> String {
+        self.children
+            .iter()
+            .find(|c| c.ns == ns && c.name != "text")
+            .map_or_else(|| "undefined-condition".to_owned(), |c| c.name.clone())
     }
 
     fn children_named<'a>(
