@@ -189,6 +189,24 @@ const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
 const IQ: &[u8] = b"iq";
 const BIND_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-bind";
 
+/// What the session waits for before its next empty poll, when a response
+/// made it the client's turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Awaiting {
+    /// Nothing: polls go out as `hold` requires.
+    Nothing,
+    /// A SASL `<success/>` arrived: the next request must be the restart
+    /// (XEP-0206 §5, X5-2), and no empty poll goes out before it, however
+    /// long the application takes.
+    Restart,
+    /// Stream features, a SASL challenge or a binding result arrived: the
+    /// application's answer is due, and the empty poll waits for it until
+    /// `until` ([`ClientConfig::reply_window`]; `None`: the clock cannot
+    /// represent it, so the window is over). The answer is then the next
+    /// request rather than racing an empty poll on a second connection.
+    Reply { until: Option<Instant> },
+}
+
 /// Whether `iq` (well-formed: it was parsed) is a `type='result'` carrying a
 /// resource-binding payload (RFC 6120 §7.6.1). A false match only delays one
 /// empty poll by [`ClientConfig::reply_window`].
@@ -258,15 +276,9 @@ pub struct ClientSession {
     queue: VecDeque<Item>,
     queued_bytes: usize,
     pause_pending: bool,
-    /// A SASL `<success/>` arrived: the next request must be the restart
-    /// (XEP-0206 §5, X5-2), so no empty poll goes out before it.
-    restart_expected: bool,
-    /// A response made it the client's turn in the XMPP negotiation (stream
-    /// features, a resource-binding result): until this instant, or until
-    /// the application's next request, no empty poll goes out, so that the
-    /// answer is the next request rather than racing an empty poll on a
-    /// second connection ([`ClientConfig::reply_window`]).
-    reply_expected_until: Option<Instant>,
+    /// Whether a response made it the client's turn, so that the empty
+    /// poll waits for the application's next request, which ends the wait.
+    awaiting: Awaiting,
     /// A restart was sent: the stream is authenticated, and a SASL
     /// `<success/>` after it is not the end of SASL.
     restarted: bool,
@@ -472,8 +484,7 @@ impl ClientSession {
             queue: VecDeque::new(),
             queued_bytes: 0,
             pause_pending: false,
-            restart_expected: false,
-            reply_expected_until: None,
+            awaiting: Awaiting::Nothing,
             restarted: false,
             flush_at: None,
             last_sent_at: None,
@@ -1119,13 +1130,16 @@ impl ClientSession {
     fn idle_poll_due(&self) -> Option<Instant> {
         if self.phase != Phase::Connected
             || self.pause_pending
-            || self.restart_expected
             || !self.queue.is_empty()
             || !self.keys_ready()
         {
             return None;
         }
-        let reply_wait = self.reply_expected_until.filter(|&t| t > self.last_now);
+        let reply_wait = match self.awaiting {
+            Awaiting::Restart => return None,
+            Awaiting::Reply { until } => until.filter(|&t| t > self.last_now),
+            Awaiting::Nothing => None,
+        };
         if self.is_polling_session() {
             if !self.entries.is_empty() {
                 return None;
@@ -1180,8 +1194,7 @@ impl ClientSession {
         };
         // Whatever the application sends next (the restart, normally)
         // ends the wait for the restart, or for its answer.
-        self.restart_expected = false;
-        self.reply_expected_until = None;
+        self.awaiting = Awaiting::Nothing;
         let c = &self.config;
         match item {
             Item::Stanza { stream, data } => {
@@ -1732,7 +1745,7 @@ impl ClientSession {
                 // An empty poll sent now would race the restart on a second
                 // connection, which ejabberd 23.01 sometimes never answers;
                 // Strophe.js, too, sends the restart as the next request.
-                self.restart_expected = true;
+                self.awaiting = Awaiting::Restart;
             } else if name == STREAM_FEATURES
                 || (name == SASL_CHALLENGE && sasl)
                 || (name == IQ && is_bind_result(&element))
@@ -1746,7 +1759,9 @@ impl ClientSession {
                 // request that overtook an unanswered empty poll until the
                 // poll is answered, `wait` seconds later. Strophe.js, too,
                 // runs its handlers before deciding to poll.
-                self.reply_expected_until = self.last_now.checked_add(self.config.reply_window);
+                self.awaiting = Awaiting::Reply {
+                    until: self.last_now.checked_add(self.config.reply_window),
+                };
             }
             let event = if name == STREAM_FEATURES {
                 Event::StreamFeatures {
