@@ -1016,6 +1016,18 @@ fn rfc6585_5_too_many_header_fields_over_h2c_are_431() {
         "{:?}",
         answers[&1]
     );
+    // Over HTTP/1.1 this refusal says `Connection: close`; HTTP/2 forbids
+    // connection-specific fields (RFC 9113 §8.2.2), and hyper's server
+    // drops them. "connection" is in no HPACK table, so a field would
+    // carry its name as a literal, raw or Huffman-coded (Appendix B).
+    let huffman_connection = [0x21, 0xea, 0xa8, 0xa4, 0x49, 0x8f, 0x57];
+    for needle in [&b"connection"[..], &huffman_connection[..]] {
+        assert!(
+            !answers[&1].windows(needle.len()).any(|w| w == needle),
+            "{:?}",
+            answers[&1]
+        );
+    }
 }
 
 #[test]

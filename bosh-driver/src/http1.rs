@@ -878,9 +878,7 @@ pub(crate) async fn close_gracefully(rt: &dyn Runtime, mut io: BoxStream, drain:
     if closed.is_err() || drain.is_zero() {
         return;
     }
-    let Some(deadline) = rt.now().checked_add(drain) else {
-        return;
-    };
+    let deadline = deadline_in(rt, drain);
     let discard = std::future::poll_fn(|cx| {
         // On the stack of each poll, not in the connection's future.
         let mut buf = [0u8; 4096];
@@ -1041,8 +1039,9 @@ pub(crate) fn read_requests(input: &[u8], piece: usize, limits: &Limits) -> Vec<
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::runtime::test_support::ExpiredRuntime;
 
     fn head(raw: &str) -> Result<Box<Head>, Refusal> {
         match parse_head(raw.as_bytes(), 100) {
@@ -1267,43 +1266,6 @@ pub(crate) mod tests {
         ] {
             let raw = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
             assert!(head(&raw).is_ok(), "{good:?}");
-        }
-    }
-
-    /// A runtime whose timers have all expired (and which never spawns or
-    /// connects).
-    #[derive(Debug)]
-    pub(crate) struct ExpiredRuntime;
-
-    struct Expired;
-
-    impl Future for Expired {
-        type Output = ();
-        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-            Poll::Ready(())
-        }
-    }
-
-    impl crate::Timer for Expired {
-        fn reset(self: Pin<&mut Self>, _: Instant) {}
-    }
-
-    impl Runtime for ExpiredRuntime {
-        fn now(&self) -> Instant {
-            Instant::now()
-        }
-        fn timer(&self, _: Instant) -> Pin<Box<dyn crate::Timer>> {
-            Box::pin(Expired)
-        }
-        fn spawn(&self, _: crate::BoxFuture<'static, ()>) {}
-        fn connect_tcp(&self, _: &str, _: u16) -> crate::BoxFuture<'static, io::Result<BoxStream>> {
-            unreachable!("no upstream in this test")
-        }
-        fn bind_tcp(
-            &self,
-            _: std::net::SocketAddr,
-        ) -> crate::BoxFuture<'static, io::Result<Box<dyn crate::Listener>>> {
-            unreachable!("no listener in this test")
         }
     }
 

@@ -39,7 +39,6 @@
 //!   least one period (250 ms at shutdown) to reach the client.
 
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
@@ -50,15 +49,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use http::{Method, Request, Response, header};
+use http::{Request, Response};
 use http_body::Body as HttpBody;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::debug;
 
-use crate::io::{HyperIo, HyperTimer};
+use crate::io::{HyperExec, HyperIo, HyperTimer};
 use crate::runtime::{BoxStream, Runtime, deadline_in, with_deadline};
-use crate::service::{Begin, BoshService};
+use crate::service::BoshService;
 
 /// How often a connection is checked for being quiet once the server is
 /// shutting down.
@@ -170,22 +169,6 @@ impl AsyncWrite for Rewind {
     }
 }
 
-/// hyper's executor on the [`Runtime`]: every stream's handler is a task.
-#[derive(Clone)]
-pub(crate) struct Exec(pub(crate) Arc<dyn Runtime>);
-
-impl<F> hyper::rt::Executor<F> for Exec
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        self.0.spawn(Box::pin(async move {
-            fut.await;
-        }));
-    }
-}
-
 /// How many streams of one connection have started and ended (the open
 /// ones are the difference).
 #[derive(Default)]
@@ -265,9 +248,11 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
         let activity = activity.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let open = Open::enter(&activity);
-            let service = service.clone();
+            // hyper's h2 server drops the connection-specific fields
+            // (`Connection: close` on some answers, RFC 9113 §8.2.2).
+            let answer = service.handle(req);
             async move {
-                let response = without_connection_fields(answer(service, req).await);
+                let response = answer.await;
                 let response = response.map(|body| Tracked {
                     body,
                     open: Some(open),
@@ -276,7 +261,7 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
             }
         })
     };
-    let mut builder = hyper::server::conn::http2::Builder::new(Exec(rt.clone()));
+    let mut builder = hyper::server::conn::http2::Builder::new(HyperExec(rt.clone()));
     builder
         .timer(HyperTimer::new(rt.clone()))
         .max_concurrent_streams(settings.http2_max_streams)
@@ -342,47 +327,6 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
     }
 }
 
-/// [`BoshService::handle`] split so that a held request keeps little:
-/// hyper keeps each stream's handler for the stream's whole life, and a
-/// session keeps a request held almost all the time. The head is looked at
-/// before the future is made (so the future never holds it), and the body
-/// read and the wait for the answer are boxed futures, each freed when
-/// done (the HTTP/1.1 code does the same, see
-/// `http1::tests::idle_session_futures_stay_small`).
-fn answer<B>(service: BoshService, req: Request<B>) -> impl Future<Output = Response<Full<Bytes>>>
-where
-    B: HttpBody<Data = Bytes> + Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
-{
-    let (parts, body) = req.into_parts();
-    let begin = match service.begin(&parts) {
-        // An answer to HEAD has no content (RFC 9110 §9.3.2), and hyper's
-        // HTTP/2 server does not drop it (the HTTP/1.1 code does).
-        Begin::Answer(response) if parts.method == Method::HEAD => {
-            Err(Box::new(response.map(|_| Full::new(Bytes::new()))))
-        }
-        Begin::Answer(response) => Err(Box::new(response)),
-        Begin::Post(cors) => Ok(cors),
-    };
-    drop(parts);
-    async move {
-        match begin {
-            Err(response) => *response,
-            Ok(cors) => {
-                let body = Box::pin(service.read_body(body)).await;
-                Box::pin(service.post(cors, body)).await
-            }
-        }
-    }
-}
-
-/// Connection-specific fields are not allowed in HTTP/2 (RFC 9113
-/// §8.2.2); the service sets `Connection: close` on some HTTP/1.1 answers.
-fn without_connection_fields(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
-    response.headers_mut().remove(header::CONNECTION);
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,27 +337,5 @@ mod tests {
             PREFACE,
             b"\x50\x52\x49\x20\x2a\x20\x48\x54\x54\x50\x2f\x32\x2e\x30\x0d\x0a\x0d\x0a\x53\x4d\x0d\x0a\x0d\x0a"
         );
-    }
-
-    #[test]
-    fn a_held_streams_handler_stays_small() {
-        let settings = crate::Config::default().validate().unwrap();
-        let rt = std::sync::Arc::new(crate::http1::tests::ExpiredRuntime);
-        let service = BoshService::new(rt, settings).unwrap();
-        let body = http_body_util::Full::new(Bytes::new());
-        let size = std::mem::size_of_val(&answer(service, Request::new(body)));
-        assert!(size <= 256, "stream handler future: {size} bytes");
-    }
-
-    #[test]
-    fn connection_fields_are_removed() {
-        let r = Response::builder()
-            .header(header::CONNECTION, "close")
-            .header(header::CONTENT_LENGTH, "0")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let r = without_connection_fields(r);
-        assert!(r.headers().get(header::CONNECTION).is_none());
-        assert_eq!(r.headers()[header::CONTENT_LENGTH], "0");
     }
 }

@@ -87,6 +87,24 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 }
 
+/// The [`Runtime`] as hyper's executor: what hyper starts on its own (an
+/// h2c stream's handler, an HTTP/2 client connection's work) is a task of
+/// the runtime.
+#[derive(Clone)]
+pub(crate) struct HyperExec(pub(crate) Arc<dyn Runtime>);
+
+impl<F> hyper::rt::Executor<F> for HyperExec
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        self.0.spawn(Box::pin(async move {
+            fut.await;
+        }));
+    }
+}
+
 /// The [`Runtime`]'s clock and timer as a [`hyper::rt::Timer`] (hyper needs
 /// one for the header read timeout).
 #[derive(Debug, Clone)]

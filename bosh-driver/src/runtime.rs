@@ -102,3 +102,52 @@ pub async fn with_deadline<F: Future>(rt: &dyn Runtime, at: Instant, fut: F) -> 
     })
     .await
 }
+
+/// Test doubles shared by the modules' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Instant;
+
+    use crate::{BoxStream, Runtime};
+
+    /// A runtime whose timers have all expired (and which never spawns or
+    /// connects).
+    #[derive(Debug)]
+    pub(crate) struct ExpiredRuntime;
+
+    struct Expired;
+
+    impl Future for Expired {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    impl crate::Timer for Expired {
+        fn reset(self: Pin<&mut Self>, _: Instant) {}
+    }
+
+    impl Runtime for ExpiredRuntime {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn timer(&self, _: Instant) -> Pin<Box<dyn crate::Timer>> {
+            Box::pin(Expired)
+        }
+        fn spawn(&self, _: crate::BoxFuture<'static, ()>) {}
+        fn connect_tcp(&self, _: &str, _: u16) -> crate::BoxFuture<'static, io::Result<BoxStream>> {
+            unreachable!("no upstream in this test")
+        }
+        fn bind_tcp(
+            &self,
+            _: std::net::SocketAddr,
+        ) -> crate::BoxFuture<'static, io::Result<Box<dyn crate::Listener>>> {
+            unreachable!("no listener in this test")
+        }
+    }
+}

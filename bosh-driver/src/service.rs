@@ -262,21 +262,43 @@ impl BoshService {
         &self.shared
     }
 
-    /// Handles one request. Never fails: every problem is an HTTP answer.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    /// Handles one request. Never fails: every problem is an HTTP answer;
+    /// an answer to `HEAD` has no content (RFC 9110 §9.3.2).
+    ///
+    /// Shaped so that a held request keeps little: a server (hyper's, for
+    /// h2c and for embedders) keeps each request's future for the request's
+    /// whole life, and a session holds a request almost all the time. The
+    /// head is looked at before the future is made, so the future never
+    /// holds it, and the body read and the wait for the answer are boxed,
+    /// each freed when done (the HTTP/1.1 front end does the same, see
+    /// `http1::tests::idle_session_futures_stay_small`).
+    pub fn handle<B>(
+        &self,
+        req: Request<B>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send + use<B>
     where
-        B: HttpBody<Data = Bytes> + Send,
+        B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let cors = match self.begin(&parts) {
-            Begin::Answer(response) => return response,
-            Begin::Post(cors) => cors,
+        let begin = match self.begin(&parts) {
+            Begin::Answer(response) if parts.method == Method::HEAD => {
+                Err(Box::new(response.map(|_| Full::new(Bytes::new()))))
+            }
+            Begin::Answer(response) => Err(Box::new(response)),
+            Begin::Post(cors) => Ok(cors),
         };
-        // The request head is not kept while the request is held.
         drop(parts);
-        let outcome = self.read_body(body).await;
-        self.post(cors, outcome).await
+        let service = self.clone();
+        async move {
+            match begin {
+                Err(response) => *response,
+                Ok(cors) => {
+                    let body = Box::pin(service.read_body(body)).await;
+                    Box::pin(service.post(cors, body)).await
+                }
+            }
+        }
     }
 
     /// Steps 1 to 3 for a request head: the CORS decision, then either the
@@ -668,14 +690,28 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.handle(req).await) })
+        let answer = self.handle(req);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// hyper keeps a request's future for the request's whole life (h2c
+    /// streams, embedders), and a session holds a request almost all the
+    /// time: the future must not hold the head, the body read or the wait
+    /// for the answer inline (it was about 1000 bytes before).
+    #[test]
+    fn a_held_requests_handler_stays_small() {
+        let settings = crate::Config::default().validate().unwrap();
+        let rt = Arc::new(crate::runtime::test_support::ExpiredRuntime);
+        let service = BoshService::new(rt, settings).unwrap();
+        let body = Full::new(Bytes::new());
+        let size = std::mem::size_of_val(&service.handle(Request::new(body)));
+        assert!(size <= 256, "request handler future: {size} bytes");
+    }
 
     #[test]
     fn sids_are_32_hex_digits_and_differ() {

@@ -97,7 +97,8 @@ struct SessionTask {
     armed: bool,
     shutting_down: bool,
     closed: bool,
-    /// The registry no longer lists the session.
+    /// Counts the session in the service's task group until it is dropped
+    /// (graceful shutdown waits for the group).
     _guard: WaitGuard,
 }
 
@@ -223,7 +224,6 @@ impl SessionTask {
         info!("session closed");
     }
 
-    /// Removes the session from the registry (once).
     /// Polls every upstream connection once: their events are queued in
     /// `upstream_events`; one that ended is removed (and, if it was lost,
     /// the core is told `Closed`).

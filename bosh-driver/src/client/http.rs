@@ -38,7 +38,7 @@ use hyper::client::conn::{http1, http2};
 use tracing::{debug, trace};
 
 use super::url::BoshUrl;
-use crate::http2::Exec;
+use crate::io::HyperExec;
 use crate::io::{HyperIo, HyperTimer};
 use crate::runtime::{BoxFuture, BoxStream, Runtime, deadline_in, with_deadline};
 
@@ -186,7 +186,7 @@ async fn connect_h2(
     let stream = tcp(&*rt, &url, at)
         .await
         .map_err(|e| Arc::from(e.to_string()))?;
-    let mut builder = http2::Builder::new(Exec(rt.clone()));
+    let mut builder = http2::Builder::new(HyperExec(rt.clone()));
     // A connection whose peer vanished without a FIN or RST (a crash, a NAT
     // timeout) is found by a PING that goes unanswered, and then closed
     // and replaced; over HTTP/1.1 the session's abort of a request that
