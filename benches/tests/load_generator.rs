@@ -367,6 +367,18 @@ fn bosh_load_refuses_an_out_of_range_rate() {
 }
 
 #[test]
+fn bosh_load_refuses_a_reply_window_the_client_refuses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
+        .args(["--url", "http://127.0.0.1:9/http-bind"])
+        .args(["--reply-window-ms", "10001"])
+        .output()
+        .expect("bosh-load runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reply_window"), "{stderr}");
+}
+
+#[test]
 fn bosh_load_refuses_an_out_of_range_connection_count() {
     let out = Command::new(env!("CARGO_BIN_EXE_bosh-load"))
         .args([

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use runtime_tokio::client::{
-    self, ClientOptions, Credentials, Event, EventStream, Http2Connections,
+    self, ClientConfig, ClientOptions, Credentials, Event, EventStream, Http2Connections,
     xmpp_login::{escape_xml, stanza_info},
 };
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -114,9 +114,10 @@ struct Args {
     /// result, for the login's next request before sending an empty poll
     /// (the client's `reply_window`). 0 polls at once, as before that
     /// option existed: a poll and the login's answer then race on two
-    /// connections, which stalls logins on ejabberd's own BOSH.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
-    reply_window_ms: u64,
+    /// connections, which stalls logins on ejabberd's own BOSH. Unset: the
+    /// client's default.
+    #[arg(long, value_name = "MS")]
+    reply_window_ms: Option<u64>,
     /// A label copied into the output (e.g. "prosody" or "bosh-cm+prosody").
     #[arg(long, default_value = "")]
     label: String,
@@ -170,6 +171,8 @@ struct Shared {
     login_gate: Semaphore,
     tag: String,
     body: String,
+    /// Every session's client configuration (`--wait`, `--reply-window-ms`).
+    session: ClientConfig,
     /// The h2c connections every session shares (`--http2-connections`).
     http2: Option<Http2Connections>,
 }
@@ -232,7 +235,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = rt.block_on(run(args));
+    // Every session's client configuration, checked once.
+    let mut session = ClientOptions::new(args.domain.clone()).session;
+    session.wait = args.wait;
+    if let Some(ms) = args.reply_window_ms {
+        session.reply_window = Duration::from_millis(ms);
+    }
+    if let Err(e) = session.validate() {
+        note(&format!("bad client settings: {e}"));
+        return ExitCode::from(2);
+    }
+    let code = rt.block_on(run(args, session));
     rt.shutdown_timeout(Duration::from_secs(1));
     code
 }
@@ -250,7 +263,7 @@ fn read_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn run(args: Args) -> ExitCode {
+async fn run(args: Args, client_config: ClientConfig) -> ExitCode {
     let n = args.sessions;
     let base = Instant::now();
     let tag = format!(
@@ -270,6 +283,7 @@ async fn run(args: Args) -> ExitCode {
         login_gate: Semaphore::new(args.login_concurrency.max(1)),
         tag,
         body: "x".repeat(args.body_bytes),
+        session: client_config,
         http2: args
             .http2_connections
             .map(|n| Http2Connections::new(usize::from(n))),
@@ -503,7 +517,7 @@ async fn run(args: Args) -> ExitCode {
         args.http2_connections
             .map_or("null".to_owned(), |n| n.to_string()),
         args.wait,
-        args.reply_window_ms,
+        shared.session.reply_window.as_millis(),
         args.idle_secs.map_or("null".to_owned(), |s| s.to_string()),
         ramp_secs,
         phase_secs,
@@ -637,8 +651,7 @@ async fn session(
         let (client, events) = loop {
             attempt += 1;
             let mut options = ClientOptions::new(args.domain.clone());
-            options.session.wait = args.wait;
-            options.session.reply_window = Duration::from_millis(args.reply_window_ms);
+            options.session = shared.session.clone();
             options.max_idle_connections = usize::from(args.idle_connections);
             options.http2 = shared.http2.clone();
             let (client, mut events) = match client::connect(&args.url, options).await {

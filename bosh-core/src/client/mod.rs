@@ -201,22 +201,19 @@ enum Awaiting {
     Restart,
     /// Stream features, a SASL challenge or a binding result arrived: the
     /// application's answer is due, and the empty poll waits for it until
-    /// `until` ([`ClientConfig::reply_window`]; `None`: the clock cannot
-    /// represent it, so the window is over). The answer is then the next
+    /// `until` ([`ClientConfig::reply_window`] after the response; at once
+    /// if the clock cannot represent that). The answer is then the next
     /// request rather than racing an empty poll on a second connection.
-    Reply { until: Option<Instant> },
+    Reply { until: Instant },
 }
 
 /// Whether `iq` (well-formed: it was parsed) is a `type='result'` carrying a
-/// resource-binding payload (RFC 6120 §7.6.1). A false match only delays one
-/// empty poll by [`ClientConfig::reply_window`].
+/// resource-binding payload (RFC 6120 §7.6.1). The namespace is looked for
+/// anywhere in the element: a false match only delays one empty poll by
+/// [`ClientConfig::reply_window`].
 fn is_bind_result(iq: &[u8]) -> bool {
-    let end = iq.iter().position(|&b| b == b'>').unwrap_or(iq.len());
-    let tag = &iq[..end];
-    let is_result = [&b"type='result'"[..], b"type=\"result\""]
-        .iter()
-        .any(|t| tag.windows(t.len()).any(|w| w == *t));
-    is_result && iq[end..].windows(BIND_NS.len()).any(|w| w == BIND_NS)
+    crate::xmpp::classify_payload(iq).is_ok_and(|p| p.stanza_type.as_deref() == Some("result"))
+        && memchr::memmem::find(iq, BIND_NS).is_some()
 }
 
 /// Whether the start tag of `element` (well-formed: it was parsed) declares
@@ -1135,12 +1132,7 @@ impl ClientSession {
         {
             return None;
         }
-        let reply_wait = match self.awaiting {
-            Awaiting::Restart => return None,
-            Awaiting::Reply { until } => until.filter(|&t| t > self.last_now),
-            Awaiting::Nothing => None,
-        };
-        if self.is_polling_session() {
+        let due = if self.is_polling_session() {
             if !self.entries.is_empty() {
                 return None;
             }
@@ -1148,14 +1140,18 @@ impl ClientSession {
             if let Some(p) = self.polling {
                 interval = interval.max(Duration::from_secs(u64::from(p)) + POLLING_MARGIN);
             }
-            let due = match self.last_sent_at {
+            match self.last_sent_at {
                 Some(t) => t.checked_add(interval),
                 None => Some(self.last_now),
-            };
-            due.map(|d| reply_wait.map_or(d, |w| d.max(w)))
+            }
         } else {
             let target = usize::from(self.hold.max(1));
-            (self.entries.len() < target).then_some(reply_wait.unwrap_or(self.last_now))
+            (self.entries.len() < target).then_some(self.last_now)
+        };
+        match self.awaiting {
+            Awaiting::Nothing => due,
+            Awaiting::Restart => None,
+            Awaiting::Reply { until } => due.map(|d| d.max(until)),
         }
     }
 
@@ -1739,15 +1735,16 @@ impl ClientSession {
             if skip.contains(&name) {
                 continue;
             }
-            let sasl = declares_namespace(&element, SASL_NS);
-            if name == SASL_SUCCESS && sasl && !self.restarted {
+            // Read off the start tag only for the two SASL names.
+            let sasl = || declares_namespace(&element, SASL_NS);
+            if name == SASL_SUCCESS && !self.restarted && sasl() {
                 // X5-2: the old stream is over and the restart comes next.
                 // An empty poll sent now would race the restart on a second
                 // connection, which ejabberd 23.01 sometimes never answers;
                 // Strophe.js, too, sends the restart as the next request.
                 self.awaiting = Awaiting::Restart;
             } else if name == STREAM_FEATURES
-                || (name == SASL_CHALLENGE && sasl)
+                || (name == SASL_CHALLENGE && sasl())
                 || (name == IQ && is_bind_result(&element))
             {
                 // The client's turn (RFC 6120 §4.3.2, §6.4.2, §7.6.1): it
@@ -1759,9 +1756,12 @@ impl ClientSession {
                 // request that overtook an unanswered empty poll until the
                 // poll is answered, `wait` seconds later. Strophe.js, too,
                 // runs its handlers before deciding to poll.
-                self.awaiting = Awaiting::Reply {
-                    until: self.last_now.checked_add(self.config.reply_window),
-                };
+                if self.awaiting != Awaiting::Restart {
+                    self.awaiting = Awaiting::Reply {
+                        until: (self.last_now.checked_add(self.config.reply_window))
+                            .unwrap_or(self.last_now),
+                    };
+                }
             }
             let event = if name == STREAM_FEATURES {
                 Event::StreamFeatures {
