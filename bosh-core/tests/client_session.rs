@@ -875,6 +875,29 @@ fn rfc6120_6_4_2_the_response_to_a_sasl_challenge_is_not_raced_by_an_empty_poll(
 }
 
 #[test]
+fn a_bind_result_with_spaces_around_the_equals_sign_is_recognised() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let bind_result =
+        "<iq id='b1' type = 'result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[bind_result]));
+    assert!(h.take_sends().is_empty());
+}
+
+#[test]
+fn features_after_sasl_success_in_one_body_still_wait_for_the_restart() {
+    let mut h = Harness::connected();
+    let poll = h.one_send();
+    let success = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>";
+    let features =
+        "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+    h.respond(poll.id, reply(&BodyAttrs::default(), &[success, features]));
+    // Not the reply window's 100 ms: no poll at all before the restart.
+    h.tick_to(5);
+    assert!(h.take_sends().is_empty());
+}
+
+#[test]
 fn a_reply_window_that_an_input_outlived_still_ends_in_a_poll() {
     // An input that moves the clock past the window without sending
     // anything (here an empty send) must leave the poll due, not dropped:
