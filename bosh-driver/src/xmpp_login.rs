@@ -390,7 +390,8 @@ impl Login {
                 self.step = Step::Done;
                 Ok(Some(LoginAction::Done(jid)))
             }
-            _ => Ok(None),
+            // Returned early above: these steps take no stanza.
+            Step::Features | Step::RestartFeatures | Step::Done => Ok(None),
         }
     }
 }
@@ -407,16 +408,10 @@ fn iq_answer<'a>(el: &'a Element, id: &str) -> Option<&'a str> {
 }
 
 fn stanza_error_condition(el: &Element) -> String {
-    el.children
-        .iter()
-        .find(|c| c.name == "error")
-        .and_then(|e| {
-            e.children
-                .iter()
-                .find(|c| c.ns == NS_STANZA_ERRORS && c.name != "text")
-        })
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| "undefined-condition".to_owned())
+    el.children.iter().find(|c| c.name == "error").map_or_else(
+        || "undefined-condition".to_owned(),
+        |e| e.condition(NS_STANZA_ERRORS),
+    )
 }
 
 /// The end of a successful [`login`].

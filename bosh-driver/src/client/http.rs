@@ -30,7 +30,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use futures_util::FutureExt;
 use futures_util::future::Shared;
-use http::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
 use http::{Method, Request};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
@@ -115,8 +115,8 @@ impl Http2Connections {
     }
 
     /// The next connection to `url` in turn, opened if there are fewer
-    /// than the maximum.
-    fn pick(&self, rt: &Arc<dyn Runtime>, url: &BoshUrl, timeout: Duration) -> Connecting {
+    /// than the maximum; `true` if it is opened for this pick.
+    fn pick(&self, rt: &Arc<dyn Runtime>, url: &BoshUrl, timeout: Duration) -> (Connecting, bool) {
         let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
         let at = origin_of(&origins, url).unwrap_or_else(|| {
             origins.push(Origin {
@@ -133,10 +133,10 @@ impl Http2Connections {
                 .boxed()
                 .shared();
             origin.slots.push(connecting.clone());
-            return connecting;
+            return (connecting, true);
         }
         origin.next = (origin.next + 1) % origin.slots.len();
-        origin.slots[origin.next].clone()
+        (origin.slots[origin.next].clone(), false)
     }
 
     /// Forgets `dead` (failed to open, or closed), so that the next pick
@@ -146,30 +146,6 @@ impl Http2Connections {
         if let Some(at) = origin_of(&origins, url) {
             origins[at].slots.retain(|c| !c.ptr_eq(dead));
         }
-    }
-
-    /// A sender on an open connection to `url` (and that connection's
-    /// slot): one more try on a new connection if the picked one turns out
-    /// closed or failed.
-    async fn sender(
-        &self,
-        rt: &Arc<dyn Runtime>,
-        url: &BoshUrl,
-        timeout: Duration,
-    ) -> io::Result<(Sender2, Connecting)> {
-        let mut last = None;
-        for _ in 0..2 {
-            let connecting = self.pick(rt, url, timeout);
-            match connecting.clone().await {
-                Ok(sender) if !sender.is_closed() => return Ok((sender, connecting)),
-                Ok(_) => last = Some(Arc::from("connection closed")),
-                Err(e) => last = Some(e),
-            }
-            self.forget(url, &connecting);
-        }
-        Err(io::Error::other(
-            last.map_or_else(String::new, |e: Arc<str>| e.to_string()),
-        ))
     }
 }
 
@@ -250,7 +226,42 @@ pub(crate) struct HttpClient {
     rt: Arc<dyn Runtime>,
     url: BoshUrl,
     settings: HttpSettings,
+    /// What every request's head carries, built once (`None`: the URL or
+    /// the user agent makes no valid head, and every request fails).
+    head: Option<Head>,
     idle: Mutex<Vec<Sender>>,
+}
+
+/// The parts of a request head that are the same for every request.
+#[derive(Debug)]
+struct Head {
+    /// Over HTTP/1.1 the origin form with a `Host` field; over HTTP/2 the
+    /// absolute form, whose scheme and authority become pseudo-header
+    /// fields (RFC 9113 §8.3.1).
+    uri: http::Uri,
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Head {
+    fn new(url: &BoshUrl, settings: &HttpSettings) -> Result<Head, http::Error> {
+        let (uri, host) = if settings.http2.is_some() {
+            let absolute = format!("http://{}{}", url.authority(), url.path_and_query());
+            (http::Uri::try_from(absolute)?, None)
+        } else {
+            let host = HeaderValue::try_from(url.authority())?;
+            (http::Uri::try_from(url.path_and_query())?, Some(host))
+        };
+        let user_agent = match &settings.user_agent {
+            Some(agent) => Some(HeaderValue::try_from(agent.as_str())?),
+            None => None,
+        };
+        Ok(Head {
+            uri,
+            host,
+            user_agent,
+        })
+    }
 }
 
 /// How one exchange failed.
@@ -264,10 +275,14 @@ enum Failed {
 
 impl HttpClient {
     pub(crate) fn new(rt: Arc<dyn Runtime>, url: BoshUrl, settings: HttpSettings) -> HttpClient {
+        let head = Head::new(&url, &settings)
+            .inspect_err(|e| debug!(url = %url, error = %e, "cannot build request heads"))
+            .ok();
         HttpClient {
             rt,
             url,
             settings,
+            head,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -284,9 +299,11 @@ impl HttpClient {
     /// the pool: `connect` uses this to fail fast on a wrong URL.
     pub(crate) async fn warm_up(&self) -> io::Result<()> {
         if let Some(h2) = &self.settings.http2 {
-            let _open = h2
-                .sender(&self.rt, &self.url, self.settings.connect_timeout)
-                .await?;
+            let (slot, _) = h2.pick(&self.rt, &self.url, self.settings.connect_timeout);
+            if let Err(e) = slot.clone().await {
+                h2.forget(&self.url, &slot);
+                return Err(io::Error::other(e.to_string()));
+            }
             return Ok(());
         }
         let sender = self.connect().await?;
@@ -324,29 +341,43 @@ impl HttpClient {
             .unwrap_or(Outcome::TransportFailure)
     }
 
-    /// [`post`](Self::post) on a shared h2c connection: a request that
-    /// fails before any response is sent once more, on a new connection
-    /// (the one it failed on may be closing, e.g. after a `GOAWAY`).
+    /// [`post`](Self::post) on a shared h2c connection. As over HTTP/1.1,
+    /// a request that fails before any response is sent once more if its
+    /// connection was not opened for it (it may be closing, e.g. after a
+    /// `GOAWAY`); a connection found failed or closed is forgotten, so that
+    /// a later pick opens a new one.
     async fn post_h2(&self, h2: &Http2Connections, body: Bytes, written: Written) -> Outcome {
+        let forget_if_dead = |slot: &Connecting| {
+            if !matches!(slot.peek(), Some(Ok(sender)) if !sender.is_closed()) {
+                h2.forget(&self.url, slot);
+            }
+        };
         for attempt in 0..2 {
-            let (sender, slot) = match h2
-                .sender(&self.rt, &self.url, self.settings.connect_timeout)
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    debug!(url = %self.url, error = %e, "cannot connect (HTTP/2)");
+            let (slot, fresh) = h2.pick(&self.rt, &self.url, self.settings.connect_timeout);
+            let may_retry = attempt == 0 && !fresh;
+            let sender = match slot.clone().await {
+                Ok(sender) if !sender.is_closed() => sender,
+                other => {
+                    forget_if_dead(&slot);
+                    if may_retry {
+                        continue;
+                    }
+                    if let Err(e) = other {
+                        debug!(url = %self.url, error = %e, "cannot connect (HTTP/2)");
+                    }
                     return Outcome::TransportFailure;
                 }
             };
             let once = OnceBody::new(body.clone(), written.clone());
             match self.exchange(Conn::H2(sender), once).await {
                 Ok(outcome) => return outcome,
-                Err(Failed::BeforeResponse) if attempt == 0 => {
+                Err(failed) => {
+                    forget_if_dead(&slot);
+                    if !(may_retry && matches!(failed, Failed::BeforeResponse)) {
+                        return Outcome::TransportFailure;
+                    }
                     debug!("HTTP/2 request failed before the response; retrying");
-                    h2.forget(&self.url, &slot);
                 }
-                Err(_) => return Outcome::TransportFailure,
             }
         }
         Outcome::TransportFailure
@@ -393,23 +424,18 @@ impl HttpClient {
             Conn::H2(sender) => sender.ready().await,
         };
         ready.map_err(|_| Failed::BeforeResponse)?;
+        let Some(head) = &self.head else {
+            return Err(Failed::Later);
+        };
         let mut builder = Request::builder()
             .method(Method::POST)
-            .header(CONTENT_TYPE, CONTENT_TYPE_XML);
-        builder = match conn {
-            Conn::H1(_) => builder
-                .uri(self.url.path_and_query())
-                .header(HOST, self.url.authority()),
-            // HTTP/2 carries the scheme and authority as pseudo-header
-            // fields, from an absolute URI (RFC 9113 §8.3.1).
-            Conn::H2(_) => builder.uri(format!(
-                "http://{}{}",
-                self.url.authority(),
-                self.url.path_and_query()
-            )),
-        };
-        if let Some(agent) = &self.settings.user_agent {
-            builder = builder.header(USER_AGENT, agent.as_str());
+            .uri(head.uri.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_XML));
+        if let Some(host) = &head.host {
+            builder = builder.header(HOST, host.clone());
+        }
+        if let Some(agent) = &head.user_agent {
+            builder = builder.header(USER_AGENT, agent.clone());
         }
         let request = builder.body(body).map_err(|e| {
             debug!(error = %e, "cannot build the request");
