@@ -388,13 +388,8 @@ impl ServerSession {
         if let Some((condition, payload)) = self.deferred.take() {
             let response = error_response(condition, self.is_legacy(), &self.content_type, payload);
             if let Some(rid) = body.attrs.rid {
-                self.last_answered = self.last_answered.max(rid.get());
-                self.replay.push_back(Cached {
-                    rid: rid.get(),
-                    body: response.body.clone(),
-                    sent_at: now,
-                    key: body.attrs.key.as_deref().map(Box::from),
-                });
+                let key = body.attrs.key.as_deref().map(Box::from);
+                self.cache(rid.get(), response.body.clone(), now, key);
             }
             self.out.push_back(Output::Respond { request, response });
             self.terminate(now, Some(condition), &[], Vec::new());
