@@ -189,6 +189,16 @@ const SASL_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-sasl";
 const IQ: &[u8] = b"iq";
 const BIND_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-bind";
 
+/// The effective `hold` and `requests` from the manager's `hold` (already at
+/// most ours) and `requests` (XEP-0124 §7.2): `requests` within
+/// `1..=hold + 1` (`hold + 1` if absent), and `hold` below `requests`
+/// (R7.2-4), so that `requests='1'` forces polling (R12-2).
+fn hold_and_requests(hold: u8, requests: Option<u8>) -> (u8, u8) {
+    let cap = hold.saturating_add(1);
+    let requests = requests.unwrap_or(cap).clamp(1, cap);
+    (hold.min(requests - 1), requests)
+}
+
 /// What the session waits for before its next empty poll, when a response
 /// made it the client's turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -555,10 +565,8 @@ impl ClientSession {
         s.jid = state.jid.clone();
         s.next_rid = Some(state.rid);
         s.wait = state.wait;
-        s.hold = state.hold;
-        s.requests = state.requests.clamp(1, state.hold.saturating_add(1));
-        // As at creation: `requests` exceeds `hold` (R7.2-4).
-        s.hold = s.hold.min(s.requests - 1);
+        // As at creation.
+        (s.hold, s.requests) = hold_and_requests(state.hold, Some(state.requests));
         s.polling = state.polling;
         s.maxpause = state.maxpause;
         s.streams = state.stream.clone().map(Streams::new);
@@ -1628,14 +1636,10 @@ impl ClientSession {
         };
         let c = a.creation();
         let hold = c.hold.unwrap_or(self.config.hold).min(self.config.hold);
-        let cap = hold.saturating_add(1);
         // R7.2-3: never longer than asked (a larger value would stretch
         // every timeout, and a dead connection would go unnoticed).
         self.wait = c.wait.unwrap_or(self.config.wait).min(self.config.wait);
-        self.requests = c.requests.unwrap_or(cap).clamp(1, cap);
-        // R12-2: `requests='1'` forces polling, `hold` given or not
-        // (R7.2-4: `requests` exceeds `hold`).
-        self.hold = hold.min(self.requests - 1);
+        (self.hold, self.requests) = hold_and_requests(hold, c.requests);
         self.polling = c.polling;
         self.maxpause = c.maxpause;
         self.streams = a.stream.clone().map(Streams::new);
