@@ -203,6 +203,8 @@ struct ProxyState {
     bodies: Vec<String>,
     faults: Vec<Fault>,
     connections: usize,
+    /// Bytes pass through untouched, not parsed as HTTP/1.1 requests.
+    raw: bool,
 }
 
 struct Proxy {
@@ -220,12 +222,31 @@ impl Drop for Proxy {
 
 impl Proxy {
     fn start(upstream: SocketAddr, faults: Vec<Fault>) -> Proxy {
+        Proxy::spawn(
+            upstream,
+            ProxyState {
+                faults,
+                ..ProxyState::default()
+            },
+        )
+    }
+
+    /// A plain TCP relay (any protocol, h2c included) that still counts
+    /// the connections it accepts.
+    fn relay(upstream: SocketAddr) -> Proxy {
+        Proxy::spawn(
+            upstream,
+            ProxyState {
+                raw: true,
+                ..ProxyState::default()
+            },
+        )
+    }
+
+    fn spawn(upstream: SocketAddr, state: ProxyState) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(ProxyState {
-            faults,
-            ..ProxyState::default()
-        }));
+        let state = Arc::new(Mutex::new(state));
         let stop = Arc::new(AtomicBool::new(false));
         let (shared, stopped) = (state.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -291,9 +312,29 @@ fn proxy_connection(
         }
         let _ = lock(&back_w).shutdown(Shutdown::Write);
     });
+    if lock(&state).raw {
+        let _ = std::io::copy(&mut downstream, &mut server);
+    } else {
+        forward_requests(&mut downstream, &mut server, &client_w, &state);
+    }
+    // Closing both sides: the client sees a reset or EOF, the connection
+    // manager sees its client go away (and the copying thread ends).
+    let _ = downstream.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}
+
+/// Forwards the client's HTTP/1.1 requests one by one, applying the first
+/// fault whose needle a request contains; returns when either side ends.
+fn forward_requests(
+    downstream: &mut TcpStream,
+    server: &mut TcpStream,
+    client_w: &Mutex<TcpStream>,
+    state: &Mutex<ProxyState>,
+) {
+    use std::io::{Read, Write};
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
-    'conn: loop {
+    loop {
         let n = match downstream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -303,7 +344,7 @@ fn proxy_connection(
             let request: Vec<u8> = buf.drain(..end).collect();
             let text = String::from_utf8_lossy(&request).into_owned();
             let fault = {
-                let mut st = lock(&state);
+                let mut st = lock(state);
                 st.bodies.push(text[head..].to_owned());
                 let i = st.faults.iter().position(|f| text.contains(f.needle()));
                 i.map(|i| st.faults.remove(i))
@@ -311,31 +352,27 @@ fn proxy_connection(
             match fault {
                 None => {
                     if server.write_all(&request).is_err() {
-                        break 'conn;
+                        return;
                     }
                 }
-                Some(Fault::DropBeforeForwarding(_)) => break 'conn,
+                Some(Fault::DropBeforeForwarding(_)) => return,
                 Some(Fault::DropAfterForwarding(_)) => {
                     let _ = server.write_all(&request);
-                    break 'conn;
+                    return;
                 }
                 Some(Fault::Status(status, _)) => {
                     let answer = format!(
                         "HTTP/1.1 {status} Injected\r\nLocation: http://127.0.0.1:1/elsewhere\r\n\
                          Content-Length: 0\r\nConnection: close\r\n\r\n"
                     );
-                    let mut w = lock(&client_w);
+                    let mut w = lock(client_w);
                     let _ = w.write_all(answer.as_bytes());
                     let _ = w.shutdown(Shutdown::Write);
-                    break 'conn;
+                    return;
                 }
             }
         }
     }
-    // Closing both sides: the client sees a reset or EOF, the connection
-    // manager sees its client go away (and the copying thread ends).
-    let _ = downstream.shutdown(Shutdown::Both);
-    let _ = server.shutdown(Shutdown::Both);
 }
 
 fn rid_of(body: &str) -> Option<u64> {
@@ -668,45 +705,6 @@ fn keep_alive_connections_are_reused() {
     });
 }
 
-/// A TCP relay to `to` that counts the connections it accepts (one thread
-/// per direction per connection; the threads end with the connections).
-struct TcpRelay {
-    addr: SocketAddr,
-    accepted: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl TcpRelay {
-    fn start(to: SocketAddr) -> TcpRelay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = accepted.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                count.fetch_add(1, Ordering::SeqCst);
-                let Ok(server) = TcpStream::connect(to) else {
-                    return;
-                };
-                for (mut from, mut into) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut into);
-                        let _ = into.shutdown(Shutdown::Write);
-                    });
-                }
-            }
-        });
-        TcpRelay { addr, accepted }
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
 /// Sessions whose requests are streams of one shared h2c connection
 /// (RFC 9113 §3.3): three held at once, which no single HTTP/1.1
 /// connection could carry; the same listener still serves HTTP/1.1.
@@ -719,7 +717,7 @@ fn rfc9113_3_3_sessions_share_one_h2c_connection() {
             ..test_config(fake.addr)
         })
         .await;
-        let relay = TcpRelay::start(cm.addr);
+        let relay = Proxy::relay(cm.addr);
         let shared = Http2Connections::new(1);
         let mut sessions = Vec::new();
         for _ in 0..3 {
@@ -748,7 +746,7 @@ fn rfc9113_3_3_sessions_share_one_h2c_connection() {
             conn.wait_for("</stream:stream>");
         }
         assert_eq!(shared.connections(), 1);
-        assert_eq!(relay.accepted(), 1, "one TCP connection carried it all");
+        assert_eq!(relay.connections(), 1, "one TCP connection carried it all");
     });
 }
 

@@ -773,17 +773,17 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 /// The next frame, or `None` at the end of the connection; panics after
 /// `deadline`.
 fn read_h2_frame(stream: &mut std::net::TcpStream, deadline: Instant) -> Option<H2Frame> {
-    use std::io::Read;
+    use std::io::ErrorKind;
     let mut read_exact = |buf: &mut [u8]| -> bool {
         let mut at = 0;
         while at < buf.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no HTTP/2 frame in time");
-            stream.set_read_timeout(Some(left)).unwrap();
-            match stream.read(&mut buf[at..]) {
+            match read_until(stream, &mut buf[at..], deadline) {
                 Ok(0) => return false,
                 Ok(n) => at += n,
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return false,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return false,
+                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                    panic!("no HTTP/2 frame in time")
+                }
                 Err(e) => panic!("reading a frame: {e}"),
             }
         }
@@ -830,14 +830,10 @@ fn until_goaway(s: &mut std::net::TcpStream, deadline: Instant) {
 
 #[test]
 fn rfc9113_3_3_h2c_gets_the_stream_limit_and_an_idle_connection_goaway() {
-    use std::io::Write;
     let (_fake, cm) = h2_cm(&[("--http2-max-streams", 7), ("--header-read-timeout", 1)]);
     // Before the connection: the server's idle clock starts after it.
     let start = Instant::now();
-    let mut s = connect(cm.addr);
-    let mut hello = H2_PREFACE.to_vec();
-    hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
-    s.write_all(&hello).unwrap();
+    let mut s = h2_connect(cm.addr);
     let deadline = start + Duration::from_secs(10);
     // The server's first frame is its SETTINGS (RFC 9113 §3.4).
     let settings = read_h2_frame(&mut s, deadline).expect("server SETTINGS");
@@ -855,7 +851,6 @@ fn rfc9113_3_3_h2c_gets_the_stream_limit_and_an_idle_connection_goaway() {
     // SETTINGS_MAX_CONCURRENT_STREAMS and SETTINGS_MAX_HEADER_LIST_SIZE.
     assert!(params.contains(&(0x3, 7)), "{params:?}");
     assert!(params.contains(&(0x6, 16384)), "{params:?}");
-    s.write_all(&h2_frame(H2_SETTINGS, 1, 0, &[])).unwrap();
     // No stream for one to two header_read_timeouts: GOAWAY, then the end.
     let mut goaway = false;
     while let Some(frame) = read_h2_frame(&mut s, deadline) {
@@ -896,8 +891,7 @@ fn rfc9113_3_3_without_http2_the_preface_is_refused_and_http11_still_works_with_
 #[test]
 fn rfc9110_9_3_2_head_over_h2c_has_no_content_and_get_has_the_page() {
     use std::io::Write;
-    let fake = FakeXmpp::start(Mode::Echo);
-    let cm = start_cm(CmArgs::test(fake.addr).set("--http2", "true"));
+    let (_fake, cm) = h2_cm(&[]);
     let mut s = h2_connect(cm.addr);
     let deadline = Instant::now() + Duration::from_secs(10);
     s.write_all(&h2_request(1, "HEAD", true)).unwrap();

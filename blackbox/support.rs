@@ -625,8 +625,12 @@ pub(crate) fn read_response_within(stream: &mut TcpStream, limit: Duration) -> H
     }
 }
 
-/// Reads into `buf` until `deadline` (a timeout is an error).
-fn read_until(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+/// One `read` into `buf`, given until `deadline` (a timeout is an error).
+pub(crate) fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> io::Result<usize> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(io::ErrorKind::TimedOut.into());

@@ -64,18 +64,27 @@ fn run_bosh_client(args: &[&str]) -> (Option<i32>, String, String) {
         s
     });
     let deadline = std::time::Instant::now() + CLIENT_LIMIT;
-    let status = loop {
+    let status = wait_until(&mut child, deadline, "bosh-client did not finish in time");
+    (status.code(), stdout.join(), stderr.join())
+}
+
+/// `child`'s exit status; kills it and panics with `late` after `deadline`.
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: std::time::Instant,
+    late: &str,
+) -> std::process::ExitStatus {
+    loop {
         if let Some(status) = child.try_wait().expect("wait for bosh-client") {
-            break status;
+            return status;
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("bosh-client did not finish in time");
+            panic!("{late}");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    (status.code(), stdout.join(), stderr.join())
+    }
 }
 
 #[test]
@@ -200,16 +209,11 @@ fn bosh_client_binary_terminates_the_session_on_sigint() {
         .status()
         .expect("kill -INT");
     assert!(sent.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for bosh-client") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bosh-client did not exit after SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_until(
+        &mut child,
+        deadline,
+        "bosh-client did not exit after SIGINT",
+    );
     std::thread::sleep(Duration::from_millis(100));
     let err = stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(130), "{err}");
