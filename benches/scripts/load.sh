@@ -62,8 +62,10 @@ cleanup() {
     [[ -s $log ]] || continue
     # (the start-up warning that max_sessions exceeds the descriptor limit
     # is expected here, and left out)
-    echo "load.sh: $(basename "$log"): $(grep ' WARN ' "$log" | grep -vc 'max_sessions does not fit') warnings" >&2
-    grep ' WARN ' "$log" | grep -v 'max_sessions does not fit' | cut -d' ' -f3- | cut -c1-90 | sort | uniq -c | sort -rn | head -5 >&2
+    local warns
+    warns=$(grep ' WARN ' "$log" | grep -v 'max_sessions does not fit')
+    echo "load.sh: $(basename "$log"): $(grep -c . <<<"$warns") warnings" >&2
+    [[ -n $warns ]] && cut -d' ' -f3- <<<"$warns" | cut -c1-90 | sort | uniq -c | sort -rn | head -5 >&2
   done
   exec 3>&- 2>/dev/null # EOF on load-peers' stdin: it stops both servers
   if [[ -n $PEERS_PID ]]; then
@@ -92,7 +94,7 @@ eval "$(grep '^[A-Z0-9_]*=' "$WORK/peers.out")"
 echo "load.sh: prosody pid $PROSODY_PID c2s $PROSODY_C2S; ejabberd pid $EJABBERD_PID c2s $EJABBERD_C2S" >&2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_cm() { # name upstream [flags...] -> sets CM_URL_<name>, CM_PID_<name>
+start_cm() { # name upstream [flags...] -> sets CM_URL_<name>, CM_PID_<name>, CM_UPSTREAM_<name>
   local name=$1 upstream=$2 port
   shift 2
   port=$(free_port)
@@ -106,6 +108,7 @@ start_cm() { # name upstream [flags...] -> sets CM_URL_<name>, CM_PID_<name>
   done
   printf -v "CM_URL_$name" '%s' "http://127.0.0.1:$port/http-bind"
   printf -v "CM_PID_$name" '%s' "$pid"
+  printf -v "CM_UPSTREAM_$name" '%s' "$upstream"
 }
 start_cm prosody "$PROSODY_C2S"
 start_cm ejabberd "$EJABBERD_C2S"
@@ -135,43 +138,42 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
-idle_run() { # target sessions [extra bosh-load args...]
+idle_run() { # target sessions [extra bosh-load args...]; one HTTP/1.1
+  # connection per session (all a long poll needs; it does not apply to h2c)
   local t=$1 n=$2
   shift 2
   echo "load.sh: idle, $t, $n sessions $*" >&2
   # shellcheck disable=SC2046
   "$BIN/bosh-load" $(target_args "$t") "${COMMON[@]}" --label "$t" --sessions "$n" \
-    --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --timeout-secs 400 --threads 2 "$@" >>"$JSONL" ||
+    --wait "$IDLE_WAIT" --idle-secs $((2 * IDLE_WAIT)) --timeout-secs 400 --threads 2 --idle-connections 1 "$@" >>"$JSONL" ||
     echo "load.sh: idle run $t failed" >&2
   sleep 3
 }
 fresh_cm() { # name: a new bosh-cm process, accepting h2c too (memory per
   # session is then measured from a clean process, not one that reuses what
   # earlier runs freed)
-  local name=$1 pid_var="CM_PID_$1" upstream
+  local pid_var="CM_PID_$1" upstream_var="CM_UPSTREAM_$1"
   kill -TERM "${!pid_var}" 2>/dev/null || true
   wait "${!pid_var}" 2>/dev/null || true
-  case $name in prosody) upstream=$PROSODY_C2S ;; ejabberd) upstream=$EJABBERD_C2S ;; esac
-  start_cm "$name" "$upstream" --http2 true
+  start_cm "$1" "${!upstream_var}" --http2 true
 }
 
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
   for t in $TARGETS; do
     case $t in
       cm-*)
-        if [[ $IDLE_H2_CONNECTIONS != 0 ]]; then
-          fresh_cm "${t#cm-}"
-          idle_run "$t" "$IDLE_SESSIONS" --http2-connections "$IDLE_H2_CONNECTIONS"
+        fresh_cm "${t#cm-}"
+        if [[ $IDLE_H2_CONNECTIONS == 0 ]]; then
+          idle_run "$t" "$IDLE_SESSIONS"
         else
-          fresh_cm "${t#cm-}"
-          idle_run "$t" "$IDLE_SESSIONS" --idle-connections 1
-        fi
-        if [[ $IDLE_H2_CONNECTIONS != 0 && $IDLE_CM_HTTP1_SESSIONS != 0 ]]; then
-          fresh_cm "${t#cm-}"
-          idle_run "$t" "$IDLE_CM_HTTP1_SESSIONS" --idle-connections 1
+          idle_run "$t" "$IDLE_SESSIONS" --http2-connections "$IDLE_H2_CONNECTIONS"
+          if [[ $IDLE_CM_HTTP1_SESSIONS != 0 ]]; then # HTTP/1.1, for comparison
+            fresh_cm "${t#cm-}"
+            idle_run "$t" "$IDLE_CM_HTTP1_SESSIONS"
+          fi
         fi
         ;;
-      *) idle_run "$t" "$IDLE_SESSIONS" --idle-connections 1 ;;
+      *) idle_run "$t" "$IDLE_SESSIONS" ;;
     esac
   done
 fi
