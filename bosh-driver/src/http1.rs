@@ -147,15 +147,23 @@ enum BodyEnd {
 }
 
 /// One client connection: the stream and what was read but not used yet.
-struct Conn {
-    io: BoxStream,
+/// A client connection and what was read from it but not yet consumed.
+pub(crate) struct Conn {
+    pub(crate) io: BoxStream,
     /// Read and not yet consumed; unallocated when empty.
-    buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
 }
 
 impl Conn {
+    pub(crate) fn new(io: BoxStream) -> Conn {
+        Conn {
+            io,
+            buf: Vec::new(),
+        }
+    }
+
     /// Reads once into `buf`; `Ok(0)` at end of stream.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut tmp = [0u8; READ_CHUNK];
         match Pin::new(&mut self.io).poll_read(cx, &mut tmp) {
             Poll::Ready(Ok(n)) => {
@@ -370,22 +378,13 @@ impl Conn {
 }
 
 /// Serves one connection until it closes, fails, or the server stops.
-/// `read` holds the bytes already read from it (by the HTTP/2 sniffing),
-/// and `first_head_by` is the deadline of the first request head (counted
-/// from the accept).
-pub(crate) async fn serve(
-    service: BoshService,
-    stream: BoxStream,
-    read: Vec<u8>,
-    first_head_by: Instant,
-) {
+/// `conn.buf` holds the bytes already read from it (by the HTTP/2
+/// sniffing), and `first_head_by` is the deadline of the first request
+/// head (counted from the accept).
+pub(crate) async fn serve(service: BoshService, mut conn: Conn, first_head_by: Instant) {
     let shared = service.shared().clone();
     let rt = shared.rt.clone();
     let limits = Limits::of(&shared.settings);
-    let mut conn = Conn {
-        io: stream,
-        buf: read,
-    };
     let mut stop = pin!(shared.shutdown.wait());
     let mut stopped = false;
     let mut head_by = first_head_by;
@@ -1331,8 +1330,7 @@ mod tests {
         let service = BoshService::new(std::sync::Arc::new(ExpiredRuntime), settings).unwrap();
         let serve_size = std::mem::size_of_val(&serve(
             service.clone(),
-            Box::new(NoStream),
-            Vec::new(),
+            Conn::new(Box::new(NoStream)),
             Instant::now(),
         ));
         assert!(serve_size <= 768, "connection future: {serve_size} bytes");

@@ -55,6 +55,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::debug;
 
+use crate::http1::Conn;
 use crate::io::{HyperExec, HyperIo, HyperTimer};
 use crate::runtime::{BoxStream, Runtime, deadline_in, with_deadline};
 use crate::service::BoshService;
@@ -69,53 +70,47 @@ pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// What the first bytes of a connection were.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Sniffed {
-    /// The HTTP/2 preface (the bytes read, preface included).
-    Http2(Vec<u8>),
-    /// Anything else (the bytes read, to be parsed as HTTP/1.1).
-    Http1(Vec<u8>),
+    /// The HTTP/2 preface.
+    Http2,
+    /// Anything else, to be parsed as HTTP/1.1.
+    Http1,
     /// Closed, failed or silent before the protocol was known.
     Gone,
 }
 
-/// Reads until the first bytes are the HTTP/2 preface or differ from it,
-/// by `deadline`, or until `stop` (the server's shutdown) with nothing read.
-/// Bytes that arrived before the deadline but did not decide go to the
-/// HTTP/1.1 code, whose deadline for the first head is the same one (so it
-/// answers 408 at once).
+/// Reads into `conn` until its first bytes are the HTTP/2 preface or
+/// differ from it, by `deadline`, or until `stop` (the server's shutdown)
+/// with nothing read. Bytes that arrived before the deadline but did not
+/// decide go to the HTTP/1.1 code, whose deadline for the first head is the
+/// same one (so it answers 408 at once).
 pub(crate) async fn sniff(
     rt: &dyn Runtime,
-    io: &mut BoxStream,
+    conn: &mut Conn,
     deadline: Instant,
     stop: impl Future<Output = ()>,
 ) -> Sniffed {
-    let mut buf = Vec::new();
     let mut stop = pin!(stop);
-    let read = async {
-        let mut chunk = [0u8; 256];
+    let read = std::future::poll_fn(|cx| {
         loop {
-            let read = std::future::poll_fn(|cx| {
-                if buf.is_empty() && stop.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ok(0));
-                }
-                Pin::new(&mut *io).poll_read(cx, &mut chunk)
-            });
-            let n = match read.await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => n.min(chunk.len()),
-            };
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() >= PREFACE.len() || !PREFACE.starts_with(&buf) {
-                return true;
+            if conn.buf.len() >= PREFACE.len() || !PREFACE.starts_with(&conn.buf) {
+                return Poll::Ready(true);
+            }
+            if conn.buf.is_empty() && stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            match std::task::ready!(conn.poll_fill(cx)) {
+                Ok(0) | Err(_) => return Poll::Ready(false),
+                Ok(_) => {}
             }
         }
-    };
+    });
     match with_deadline(rt, deadline, read).await {
-        Some(true) if buf.starts_with(PREFACE) => Sniffed::Http2(buf),
-        Some(true) => Sniffed::Http1(buf),
-        None if !buf.is_empty() => Sniffed::Http1(buf),
+        Some(true) if conn.buf.starts_with(PREFACE) => Sniffed::Http2,
+        Some(true) => Sniffed::Http1,
+        None if !conn.buf.is_empty() => Sniffed::Http1,
         Some(false) | None => {
             debug!(
-                bytes = buf.len(),
+                bytes = conn.buf.len(),
                 "connection closed, silent or stopped before a request"
             );
             Sniffed::Gone
@@ -236,9 +231,10 @@ impl HttpBody for Tracked {
     }
 }
 
-/// Serves one h2c connection whose first bytes (`head`, the preface and
-/// maybe more) were already read, until it closes or the server stops.
-pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
+/// Serves one h2c connection whose first bytes (the preface and maybe
+/// more, in `conn.buf`) were already read, until it closes or the server
+/// stops.
+pub(crate) async fn serve(service: BoshService, conn: Conn) {
     let shared = service.shared().clone();
     let rt = shared.rt.clone();
     let settings = &shared.settings;
@@ -266,7 +262,11 @@ pub(crate) async fn serve(service: BoshService, io: BoxStream, head: Vec<u8>) {
         .timer(HyperTimer::new(rt.clone()))
         .max_concurrent_streams(settings.http2_max_streams)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
-    let io = Rewind { head, pos: 0, io };
+    let io = Rewind {
+        head: conn.buf,
+        pos: 0,
+        io: conn.io,
+    };
     let mut conn = pin!(builder.serve_connection(HyperIo::new(io), handler));
     let mut stop = pin!(shared.shutdown.wait());
     let mut shutdown_seen = false;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing::{Instrument, debug, info, warn};
 
 use crate::config::{ConfigError, Settings};
-use crate::http1;
+use crate::http1::{self, Conn};
 use crate::http2::{self, Sniffed};
 use crate::runtime::{BoxStream, Listener, Runtime, deadline_in, with_deadline};
 use crate::service::{BoshService, ShutdownHandle};
@@ -195,22 +195,23 @@ fn accept_error_is_transient(e: &io::Error) -> bool {
 /// (a listener that reports nothing else would otherwise spin).
 const MAX_TRANSIENT: u32 = 64;
 
-async fn serve_connection(service: BoshService, mut stream: BoxStream, guard: WaitGuard) {
+async fn serve_connection(service: BoshService, stream: BoxStream, guard: WaitGuard) {
     let settings = &service.shared().settings;
     let rt = service.shared().rt.clone();
     // The first request head (or the HTTP/2 preface) is due by then.
     let deadline = deadline_in(&*rt, settings.header_read_timeout);
+    let mut conn = Conn::new(stream);
     if settings.http2 {
         let stop = service.shared().shutdown.wait();
-        match http2::sniff(&*rt, &mut stream, deadline, stop).await {
+        match http2::sniff(&*rt, &mut conn, deadline, stop).await {
             // Boxed: hyper's connection state is large, and an HTTP/1.1
             // connection's task should not carry room for it.
-            Sniffed::Http2(read) => Box::pin(http2::serve(service, stream, read)).await,
-            Sniffed::Http1(read) => http1::serve(service, stream, read, deadline).await,
+            Sniffed::Http2 => Box::pin(http2::serve(service, conn)).await,
+            Sniffed::Http1 => http1::serve(service, conn, deadline).await,
             Sniffed::Gone => {}
         }
     } else {
-        http1::serve(service, stream, Vec::new(), deadline).await;
+        http1::serve(service, conn, deadline).await;
     }
     drop(guard);
 }
